@@ -1,0 +1,1 @@
+"""pytest-llmdrift: catch behaviour changes when a model provider changes a model under you."""
