@@ -1,0 +1,243 @@
+"""The engine behind the ``llm`` fixture: cache modes, budget, concurrency, providers.
+
+:class:`Engine` is one per process (it lives in ``config.stash``); :class:`LLM` is
+the object a test receives, pinned to one model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
+
+from pytest_llmdrift.budget import CallBudget
+from pytest_llmdrift.cache import ResponseCache, cache_key, key_material
+from pytest_llmdrift.config import Settings
+from pytest_llmdrift.errors import BudgetExceeded, ProviderError, ReplayMiss
+from pytest_llmdrift.models import ModelSpec
+from pytest_llmdrift.providers import Provider
+from pytest_llmdrift.reply import ChatRequest, PromptOrMessages, Reply
+from pytest_llmdrift.stats import RunStats
+
+ProviderMaker = Callable[[str], Provider]
+
+
+def _excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Engine:
+    """Answers requests for pinned models from the cache or a provider."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        make_provider: ProviderMaker,
+        *,
+        budget: CallBudget | None = None,
+        stats: RunStats | None = None,
+    ) -> None:
+        self.settings = settings
+        self._make_provider = make_provider
+        self.budget = budget or CallBudget(settings.max_calls)
+        self.stats = stats or RunStats()
+        self._providers: dict[str, Provider] = {}
+        self._providers_lock = threading.Lock()
+        self._cache: ResponseCache | None = None
+        self._cache_lock = threading.Lock()
+        self._in_flight = threading.BoundedSemaphore(settings.concurrency)
+
+    # -- parts made on first use -------------------------------------------------
+    def provider(self, name: str) -> Provider:
+        with self._providers_lock:
+            if name not in self._providers:
+                self._providers[name] = self._make_provider(name)
+            return self._providers[name]
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        if self.settings.cache_mode == "off":
+            return None
+        with self._cache_lock:
+            if self._cache is None:
+                self._cache = ResponseCache(self.settings.cache_dir)
+            return self._cache
+
+    def close(self) -> None:
+        with self._providers_lock:
+            providers, self._providers = list(self._providers.values()), {}
+        for provider in providers:
+            provider.close()
+        if self._cache is not None:
+            self.stats.add_notices(self._cache.notices)
+            self._cache.close()
+            self._cache = None
+
+    # -- answering -----------------------------------------------------------------
+    def complete(self, spec: ModelSpec, request: ChatRequest, *, sample: int = 0) -> Reply:
+        __tracebackhide__ = True
+        provider = self.provider(spec.provider)
+        material = key_material(
+            provider=spec.provider,
+            endpoint=provider.endpoint,
+            model=spec.name,
+            request=request,
+            sample=sample,
+        )
+        key = cache_key(material)
+        mode = self.settings.cache_mode
+        cache = self.cache
+        model_id = f"{spec.provider}:{spec.name}"
+        if cache is not None and mode in ("use", "replay"):
+            hit = cache.get(key)
+            self.stats.add_notices(cache.notices)
+            if hit is not None:
+                self.stats.record_reply(model_id, hit)
+                return hit
+        if mode == "replay":
+            self.stats.record_replay_miss(model_id)
+            raise ReplayMiss(
+                f"--llm-cache=replay: no cached reply for model {spec.text!r} "
+                f"(sample {sample}) to the prompt {_excerpt(request.prompt)!r} "
+                f"in {self.settings.cache_dir}; no call was made. Record it with "
+                "--llm-cache=use (needs the provider's key), or import an export with "
+                "`llmdrift cache import FILE`."
+            )
+        if not self.budget.take():
+            self.stats.record_budget_refusal()
+            raise BudgetExceeded(
+                f"the live-call budget of {self.budget.limit} (--llm-max-calls) is spent; "
+                f"this call to {spec.text!r} was not made. Raise --llm-max-calls, or answer "
+                "from the cache with --llm-cache=replay."
+            )
+        with self._in_flight:
+            try:
+                reply = provider.complete(model=spec.name, request=request)
+            except ProviderError as exc:
+                self.stats.record_error(model_id)
+                if not exc.model:
+                    exc.model = spec.name
+                raise
+        reply = replace(reply, requested_model=spec.name, provider=spec.provider, sample=sample)
+        self.stats.record_reply(model_id, reply)
+        if cache is not None:
+            self._note_served_change(cache, spec, provider.endpoint, reply)
+            cache.put(key, material, reply)
+        return reply
+
+    def _note_served_change(
+        self, cache: ResponseCache, spec: ModelSpec, endpoint: str, reply: Reply
+    ) -> None:
+        before = cache.served_identity(spec.provider, endpoint, spec.name)
+        now = {"model": reply.model, "fingerprint": reply.fingerprint}
+        if before is not None and before != now:
+            self.stats.add_change(
+                f"{spec.provider}:{spec.name}: the provider now serves {_identity(now)}; "
+                f"the cache recorded {_identity(before)} on an earlier run"
+            )
+        if before != now:
+            cache.set_served_identity(
+                spec.provider, endpoint, spec.name, reply.model, reply.fingerprint
+            )
+
+
+def _identity(data: dict[str, Any]) -> str:
+    fingerprint = data.get("fingerprint")
+    return f"{data.get('model')}" + (f" (fingerprint {fingerprint})" if fingerprint else "")
+
+
+class LLM:
+    """A client pinned to the model of this test item (the ``llm`` fixture).
+
+    ``llm(prompt)`` sends the prompt exactly as given and returns a :class:`Reply`;
+    ``llm.sample(prompt, n)`` returns n independent replies (each sample index cached
+    on its own); ``llm.map(prompts)`` runs calls concurrently, up to
+    ``--llm-concurrency`` in flight, and returns the replies in order.
+    """
+
+    def __init__(
+        self, engine: Engine, spec: ModelSpec, on_reply: Callable[[Reply], None] | None = None
+    ) -> None:
+        self._engine = engine
+        self.spec = spec
+        self.replies: list[Reply] = []
+        self._on_reply = on_reply
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        """The pinned model name (without a provider prefix)."""
+        return self.spec.name
+
+    @property
+    def provider(self) -> str:
+        return self.spec.provider
+
+    def __repr__(self) -> str:
+        return f"<llm {self.spec.text}>"
+
+    def _ask(self, request: ChatRequest, sample: int) -> Reply:
+        __tracebackhide__ = True
+        return self._engine.complete(self.spec, request, sample=sample)
+
+    def _keep(self, replies: list[Reply]) -> list[Reply]:
+        with self._lock:
+            self.replies.extend(replies)
+        if self._on_reply is not None:
+            for reply in replies:
+                self._on_reply(reply)
+        return replies
+
+    def __call__(
+        self,
+        prompt_or_messages: PromptOrMessages,
+        *,
+        system: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+        **params: Any,
+    ) -> Reply:
+        __tracebackhide__ = True
+        request = ChatRequest.build(
+            prompt_or_messages,
+            system=system,
+            params={"temperature": temperature, "max_tokens": max_tokens, "seed": seed, **params},
+        )
+        return self._keep([self._ask(request, 0)])[0]
+
+    def sample(self, prompt_or_messages: PromptOrMessages, n: int, **kwargs: Any) -> list[Reply]:
+        """n independent replies to one prompt: samples 0..n-1, run concurrently."""
+        __tracebackhide__ = True
+        if n < 1:
+            raise ValueError(f"llm.sample() needs n >= 1, got {n}")
+        request = self._request(prompt_or_messages, kwargs)
+        return self._run([(request, index) for index in range(n)])
+
+    def map(self, prompts: Iterable[PromptOrMessages], **kwargs: Any) -> list[Reply]:
+        """One reply per prompt, in order, with calls running concurrently."""
+        __tracebackhide__ = True
+        return self._run([(self._request(p, kwargs), 0) for p in prompts])
+
+    @staticmethod
+    def _request(prompt_or_messages: PromptOrMessages, kwargs: dict[str, Any]) -> ChatRequest:
+        params = dict(kwargs)
+        system = params.pop("system", None)
+        return ChatRequest.build(prompt_or_messages, system=system, params=params)
+
+    def _run(self, jobs: Sequence[tuple[ChatRequest, int]]) -> list[Reply]:
+        __tracebackhide__ = True
+        if len(jobs) <= 1:
+            return self._keep([self._ask(request, sample) for request, sample in jobs])
+        workers = min(len(jobs), self._engine.settings.concurrency)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="llmdrift") as pool:
+            futures = [pool.submit(self._ask, request, sample) for request, sample in jobs]
+            # Wait for every call (so each success is cached) before raising the first error.
+            errors = [f.exception() for f in futures]
+        for error in errors:
+            if error is not None:
+                raise error
+        return self._keep([f.result() for f in futures])

@@ -1,0 +1,251 @@
+"""Run settings: the option table and one frozen object resolved from flag > ini > env.
+
+Pure: nothing here speaks to pytest. ``plugin.py`` registers :data:`OPTIONS` and
+calls :func:`resolve_settings`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_llmdrift.models import ModelSpec, ModelSpecError, split_model_list
+
+CACHE_MODES: tuple[str, ...] = ("use", "replay", "refresh", "off")
+DEFAULT_CACHE_MODE = "use"
+DEFAULT_CACHE_DIR = Path(".llmdrift") / "cache"
+DEFAULT_CONCURRENCY = 8
+DEFAULT_MAX_RETRIES = 2
+MODEL_ENV = "LLMDRIFT_MODEL"
+
+
+class SettingsError(ValueError):
+    """A setting with a bad value; the message names where it came from."""
+
+
+def parse_positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = 0
+    if number < 1 or str(value).strip() != str(number):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+    return number
+
+
+def parse_non_negative_int(value: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = -1
+    if number < 0 or str(value).strip() != str(number):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
+    return number
+
+
+def parse_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {value!r}")
+    return seconds
+
+
+def parse_cache_mode(value: str) -> str:
+    mode = value.strip().lower()
+    if mode not in CACHE_MODES:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice {value!r} (choose from {', '.join(CACHE_MODES)})"
+        )
+    return mode
+
+
+def _text(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: a ``--llm-*`` flag and its ini key (``llm_*``), or an ini key alone."""
+
+    name: str  # "model" -> flag --llm-model, ini llm_model
+    help: str
+    metavar: str = "VALUE"
+    parse: Callable[[str], Any] = _text
+    repeatable: bool = False
+    ini_only: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--llm-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "llm_" + self.name.replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        return self.ini
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "model",
+        "pin the model MODEL ([provider:]name); repeat to run each llm test once per model. "
+        f"Falls back to ${MODEL_ENV} (comma-separated).",
+        metavar="MODEL",
+        repeatable=True,
+    ),
+    OptionSpec(
+        "cache",
+        "response cache mode: use (default: read, call on a miss, store), replay (never call "
+        "a provider; a miss fails the test), refresh (always call, overwrite), off.",
+        metavar="MODE",
+        parse=parse_cache_mode,
+    ),
+    OptionSpec(
+        "cache_dir",
+        "response cache directory (default: <rootdir>/.llmdrift/cache).",
+        metavar="DIR",
+    ),
+    OptionSpec(
+        "concurrency",
+        f"most provider calls in flight at once from one process (default {DEFAULT_CONCURRENCY}).",
+        metavar="N",
+        parse=parse_positive_int,
+    ),
+    OptionSpec(
+        "max_calls",
+        "budget of live provider calls for this run (all xdist workers together); "
+        "a call past it errors its test.",
+        metavar="N",
+        parse=parse_non_negative_int,
+    ),
+    OptionSpec(
+        "timeout",
+        "seconds before a provider call times out (default: the SDK's own).",
+        metavar="SECONDS",
+        parse=parse_seconds,
+    ),
+    OptionSpec(
+        "max_retries",
+        "retries the provider SDK makes on 429, 5xx and connection errors "
+        f"(default {DEFAULT_MAX_RETRIES}).",
+        metavar="N",
+        parse=parse_non_negative_int,
+    ),
+    OptionSpec(
+        "openai_base_url",
+        "base URL for the openai provider when $OPENAI_BASE_URL is unset "
+        "(any OpenAI-compatible server).",
+        ini_only=True,
+    ),
+    OptionSpec(
+        "anthropic_base_url",
+        "base URL for the anthropic provider when $ANTHROPIC_BASE_URL is unset.",
+        ini_only=True,
+    ),
+)
+OPTIONS_BY_NAME: Mapping[str, OptionSpec] = {option.name: option for option in OPTIONS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the plugin reads from the command line, ini file and environment."""
+
+    models: tuple[ModelSpec, ...] = ()
+    cache_mode: str = DEFAULT_CACHE_MODE
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_calls: int | None = None
+    timeout: float | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+def resolve_settings(
+    *,
+    flags: Mapping[str, Any],
+    ini: Mapping[str, Any],
+    env: Mapping[str, str],
+    invocation_dir: Path,
+    ini_dir: Path,
+    rootdir: Path,
+    parse_model: Callable[[str], ModelSpec],
+) -> Settings:
+    """Resolve the settings.
+
+    Precedence, for every option: a command-line flag wins over the ini key, which
+    wins over the environment (only ``llm_model`` has an env fallback, $LLMDRIFT_MODEL).
+    Flags arrive parsed (argparse ran ``OptionSpec.parse``); ini values are parsed
+    here. Relative directories resolve against where they were written: a flag
+    against the invocation directory, an ini key against the ini file's directory.
+    Raises :class:`SettingsError` naming the flag, ini key or variable.
+    """
+
+    def pick(name: str) -> tuple[Any, str] | None:
+        option = OPTIONS_BY_NAME[name]
+        flag_value = flags.get(option.dest)
+        if flag_value not in (None, [], ""):
+            return flag_value, option.flag
+        ini_value = ini.get(option.ini)
+        if ini_value not in (None, [], ""):
+            if option.repeatable:
+                return list(ini_value), f"ini key {option.ini}"
+            try:
+                return option.parse(str(ini_value)), f"ini key {option.ini}"
+            except argparse.ArgumentTypeError as exc:
+                raise SettingsError(f"ini key {option.ini}: {exc}") from None
+        return None
+
+    models: list[ModelSpec] = []
+    picked = pick("model")
+    if picked is None and env.get(MODEL_ENV, "").strip():
+        picked = ([env[MODEL_ENV]], f"${MODEL_ENV}")
+    if picked is not None:
+        values, source = picked
+        for text in split_model_list(values):
+            try:
+                spec = parse_model(text)
+            except ModelSpecError as exc:
+                raise SettingsError(f"{source}: {exc}") from None
+            if spec not in models:
+                models.append(spec)
+
+    def value(name: str, default: Any) -> Any:
+        got = pick(name)
+        return default if got is None else got[0]
+
+    cache_dir_pick = pick("cache_dir")
+    if cache_dir_pick is None:
+        cache_dir = rootdir / DEFAULT_CACHE_DIR
+    else:
+        raw, source = cache_dir_pick
+        base = invocation_dir if source.startswith("--") else ini_dir
+        cache_dir = (base / os.path.expanduser(str(raw))).resolve()
+
+    base_urls = {
+        provider: str(url)
+        for provider in ("openai", "anthropic")
+        if (url := value(f"{provider}_base_url", None))
+    }
+    return Settings(
+        models=tuple(models),
+        cache_mode=value("cache", DEFAULT_CACHE_MODE),
+        cache_dir=cache_dir,
+        concurrency=value("concurrency", DEFAULT_CONCURRENCY),
+        max_calls=value("max_calls", None),
+        timeout=value("timeout", None),
+        max_retries=value("max_retries", DEFAULT_MAX_RETRIES),
+        base_urls=base_urls,
+    )
+
+
+def describe_models(models: Sequence[ModelSpec]) -> str:
+    return ", ".join(spec.text for spec in models) or "(none)"

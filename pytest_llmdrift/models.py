@@ -1,0 +1,93 @@
+"""Model specs: ``[provider:]name`` parsing and provider inference. Pure, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+# Built-in providers and the unprefixed names they claim. Order matters only for
+# readability: the patterns do not overlap.
+BUILTIN_PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "demo")
+INFERENCE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("openai", re.compile(r"^(gpt-|o1|o3|o4|chatgpt-|text-)")),
+    ("anthropic", re.compile(r"^claude-")),
+    ("demo", re.compile(r"^demo-")),
+)
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_.-]*$")
+
+
+class ModelSpecError(ValueError):
+    """A model spec that cannot be used; the message says how to fix it."""
+
+
+@dataclass(frozen=True, order=True)
+class ModelSpec:
+    """A pinned model: which provider serves it and the name to request.
+
+    ``text`` is the spec as the user wrote it; it is what test ids show.
+    """
+
+    provider: str
+    name: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def infer_builtin_provider(name: str) -> str | None:
+    """The built-in provider that claims an unprefixed model ``name``, if any."""
+    for provider, pattern in INFERENCE_RULES:
+        if pattern.match(name):
+            return provider
+    return None
+
+
+def parse_model_spec(
+    text: str,
+    *,
+    infer: Callable[[str], str | None] = infer_builtin_provider,
+    known_providers: Iterable[str] = BUILTIN_PROVIDERS,
+) -> ModelSpec:
+    """Parse ``[provider:]name``.
+
+    ``infer`` maps an unprefixed name to a provider (or None); ``known_providers``
+    lists the provider names a prefix may use. Raises :class:`ModelSpecError`.
+    """
+    raw = text.strip()
+    known = sorted(set(known_providers))
+    if not raw:
+        raise ModelSpecError("empty model name: pass a model such as --llm-model=gpt-4o-2024-08-06")
+    provider, sep, name = raw.partition(":")
+    if sep and _PROVIDER_NAME.match(provider):
+        if provider not in known:
+            raise ModelSpecError(
+                f"unknown provider {provider!r} in model {raw!r}; "
+                f"known providers: {', '.join(known)}. "
+                "A plugin can add providers (see the pytest_llmdrift_make_provider hook)."
+            )
+        if not name:
+            raise ModelSpecError(
+                f"model {raw!r} names a provider but no model: write {provider}:MODEL_NAME"
+            )
+        return ModelSpec(provider=provider, name=name, text=raw)
+    inferred = infer(raw)
+    if inferred is None:
+        raise ModelSpecError(
+            f"cannot tell which provider serves model {raw!r}. "
+            "Prefix it with the provider, e.g. --llm-model=openai:" + raw + " for any "
+            "OpenAI-compatible server (vLLM, Ollama, LM Studio) or anthropic:" + raw + "; "
+            f"known providers: {', '.join(known)}"
+        )
+    return ModelSpec(provider=inferred, name=raw, text=raw)
+
+
+def split_model_list(values: Iterable[str]) -> list[str]:
+    """Flatten repeated/comma-separated model values, dropping blanks and duplicates."""
+    out: list[str] = []
+    for value in values:
+        for part in value.replace(",", " ").split():
+            if part not in out:
+                out.append(part)
+    return out

@@ -1,0 +1,296 @@
+"""pytest glue, and only that: options, hooks, fixtures and the terminal summary.
+
+Registered through the ``pytest11`` entry point as ``llmdrift``
+(disable with ``-p no:llmdrift``). Vendor SDKs, diskcache and hypothesis are not
+imported here: they load when a test first needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmdrift.budget import CallBudget
+from pytest_llmdrift.client import LLM, Engine
+from pytest_llmdrift.config import (
+    OPTIONS,
+    OptionSpec,
+    Settings,
+    SettingsError,
+    describe_models,
+    resolve_settings,
+)
+from pytest_llmdrift.models import (
+    BUILTIN_PROVIDERS,
+    ModelSpec,
+    infer_builtin_provider,
+    parse_model_spec,
+)
+from pytest_llmdrift.providers import (
+    Provider,
+    ProviderOptions,
+    builtin_provider,
+    entry_point_names,
+    entry_point_provider,
+)
+from pytest_llmdrift.reply import Reply
+from pytest_llmdrift.stats import RunStats
+
+ENGINE_KEY = pytest.StashKey[Engine]()
+REPLIES_KEY = pytest.StashKey[list[Reply]]()
+WORKER_OUTPUT_KEY = "llmdrift"
+WORKER_BUDGET_KEY = "llmdrift_budget"
+NO_MODEL_MESSAGE = (
+    "this test uses the llm fixture but no model is pinned: pass --llm-model=MODEL "
+    "(e.g. --llm-model=demo-2023-03 for the offline demo model), set llm_model in the "
+    "ini file, or export LLMDRIFT_MODEL"
+)
+
+
+# -- options ----------------------------------------------------------------------
+def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def convert(value: str) -> Any:
+        return parse(value)
+
+    convert.__name__ = parse.__name__.replace("parse_", "")
+    return convert
+
+
+def _add_option(group: pytest.OptionGroup, parser: pytest.Parser, option: OptionSpec) -> None:
+    if not option.ini_only:
+        group.addoption(
+            option.flag,
+            action="append" if option.repeatable else "store",
+            dest=option.dest,
+            default=None,
+            type=_argparse_type(option.parse),
+            metavar=option.metavar,
+            help=option.help + f" [ini: {option.ini}]",
+        )
+    parser.addini(option.ini, option.help, type="args" if option.repeatable else "string")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("llmdrift", "LLM drift testing (pytest-llmdrift)")
+    for option in OPTIONS:
+        _add_option(group, parser, option)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_llmdrift import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+# -- the plugin's own hook implementations (the built-in providers) --------------------
+@pytest.hookimpl(trylast=True)
+def pytest_llmdrift_provider_names() -> Sequence[str]:
+    return [*BUILTIN_PROVIDERS, *entry_point_names()]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llmdrift_make_provider(name: str, options: ProviderOptions) -> Provider | None:
+    return builtin_provider(name, options) or entry_point_provider(name, options)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_llmdrift_infer_provider(model: str) -> str | None:
+    return infer_builtin_provider(model)
+
+
+# -- configure / unconfigure -------------------------------------------------------------
+def _settings(config: pytest.Config) -> Settings:
+    known = [name for names in config.hook.pytest_llmdrift_provider_names() for name in names]
+
+    def parse_model(text: str) -> ModelSpec:
+        return parse_model_spec(
+            text,
+            infer=lambda name: config.hook.pytest_llmdrift_infer_provider(model=name),
+            known_providers=known,
+        )
+
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    try:
+        return resolve_settings(
+            flags={o.dest: config.getoption(o.dest) for o in OPTIONS if not o.ini_only},
+            ini={o.ini: config.getini(o.ini) for o in OPTIONS},
+            env=os.environ,
+            invocation_dir=config.invocation_params.dir,
+            ini_dir=ini_dir,
+            rootdir=config.rootpath,
+            parse_model=parse_model,
+        )
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-llmdrift: {exc}") from None
+
+
+def _provider_maker(config: pytest.Config, settings: Settings) -> Callable[[str], Provider]:
+    def make(name: str) -> Provider:
+        options = ProviderOptions(
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+            base_url=settings.base_urls.get(name),
+            env=dict(os.environ),
+        )
+        provider: Provider | None = config.hook.pytest_llmdrift_make_provider(
+            name=name, options=options
+        )
+        if provider is None:
+            raise pytest.UsageError(f"pytest-llmdrift: no plugin provides the provider {name!r}")
+        return provider
+
+    return make
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = _settings(config)
+    budget = CallBudget(settings.max_calls)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and workerinput.get(WORKER_BUDGET_KEY):
+        budget = CallBudget(settings.max_calls, Path(workerinput[WORKER_BUDGET_KEY]))
+    engine = Engine(settings, _provider_maker(config, settings), budget=budget, stats=RunStats())
+    config.stash[ENGINE_KEY] = engine
+    if workerinput is None and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistController(engine), "llmdrift-xdist-controller")
+
+
+class XdistController:
+    """On the xdist controller: share the call budget with workers, merge their stats."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._budget_dir: str | None = None
+
+    def _budget_path(self) -> str:
+        if self._budget_dir is None:
+            self._budget_dir = tempfile.mkdtemp(prefix="llmdrift-budget-")
+            limit = self.engine.settings.max_calls or 0
+            CallBudget.create_shared(limit, Path(self._budget_dir) / "budget.sqlite")
+        return str(Path(self._budget_dir) / "budget.sqlite")
+
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.engine.settings.max_calls is not None:
+            node.workerinput[WORKER_BUDGET_KEY] = self._budget_path()
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        payload = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+        if payload:
+            self.engine.stats.merge_json(json.loads(payload))
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        if self._budget_dir is not None:
+            shutil.rmtree(self._budget_dir, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    engine = session.config.stash.get(ENGINE_KEY, None)
+    if engine is None:
+        return
+    engine.close()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[WORKER_OUTPUT_KEY] = json.dumps(engine.stats.to_json())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    engine = config.stash.get(ENGINE_KEY, None)
+    if engine is not None:
+        engine.close()
+
+
+# -- parametrisation and fixtures -------------------------------------------------------
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "llm_model" not in metafunc.fixturenames:
+        return
+    models = metafunc.config.stash[ENGINE_KEY].settings.models
+    if models:
+        metafunc.parametrize("llm_model", list(models), ids=[m.text for m in models], indirect=True)
+
+
+@pytest.fixture
+def llm_model(request: pytest.FixtureRequest) -> ModelSpec:
+    """The model pinned for this test item (``--llm-model``); tests that use ``llm``
+    run once per pinned model, the model's name in the test id."""
+    spec: ModelSpec | None = getattr(request, "param", None)
+    if spec is None:
+        pytest.fail(NO_MODEL_MESSAGE, pytrace=False)
+    return spec
+
+
+@pytest.fixture
+def llm(request: pytest.FixtureRequest, llm_model: ModelSpec) -> LLM:
+    """A client pinned to this item's model: ``llm(prompt) -> Reply``.
+
+    ``llm(prompt_or_messages, *, system=None, temperature=None, max_tokens=None,
+    seed=None, **params)``; ``llm.sample(prompt, n)``; ``llm.map(prompts)``;
+    ``llm.model`` is the pinned name. Replies come from the response cache when
+    they can (``--llm-cache``).
+    """
+    engine = request.config.stash[ENGINE_KEY]
+    replies = request.node.stash.setdefault(REPLIES_KEY, [])
+    return LLM(engine, llm_model, on_reply=replies.append)
+
+
+# -- terminal summary ---------------------------------------------------------------------
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is not None:
+        return
+    engine = config.stash.get(ENGINE_KEY, None)
+    if engine is None or not engine.stats.used:
+        return
+    for line, markup in summary_lines(engine.settings, engine.stats):
+        if line is None:
+            terminalreporter.write_sep("=", "llmdrift", **markup)
+        else:
+            terminalreporter.write_line(line, **markup)
+
+
+def summary_lines(
+    settings: Settings, stats: RunStats
+) -> Iterator[tuple[str | None, dict[str, bool]]]:
+    plain: dict[str, bool] = {}
+    warn = {"yellow": True, "bold": True}
+    yield None, plain
+    yield f"models pinned: {describe_models(settings.models)}", plain
+    cache = (
+        "off" if settings.cache_mode == "off" else f"{settings.cache_mode}, {settings.cache_dir}"
+    )
+    yield f"calls: {stats.live} live, {stats.cached} cached (cache: {cache})", plain
+    for name, model in sorted(stats.models.items()):
+        parts = [f"{model.live} live", f"{model.cached} cached"]
+        if model.live:
+            parts.append(f"{model.input_tokens} in / {model.output_tokens} out tokens live")
+        if model.cached:
+            parts.append(
+                f"{model.cached_input_tokens} in / {model.cached_output_tokens} out "
+                "tokens from the cache"
+            )
+        if model.errors:
+            parts.append(f"{model.errors} provider error(s)")
+        if model.replay_misses:
+            parts.append(f"{model.replay_misses} replay miss(es)")
+        yield f"  {name}: " + ", ".join(parts), plain
+        for line in stats.served_summary(name):
+            yield "    " + line.split(": ", 1)[1], (warn if "WARNING" in line else plain)
+    for change in stats.changes:
+        yield f"served-model change: {change}", warn
+    if stats.budget_refusals:
+        yield (
+            (
+                f"--llm-max-calls={settings.max_calls} was reached: "
+                f"{stats.budget_refusals} call(s) were refused"
+            ),
+            warn,
+        )
+    for notice in stats.notices:
+        yield f"cache: {notice}", warn
+
+
+__all__ = ["ENGINE_KEY", "REPLIES_KEY", "llm", "llm_model", "summary_lines"]

@@ -1,0 +1,84 @@
+"""Shared plumbing for providers built on an official SDK client."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Generic, TypeVar
+
+from pytest_llmdrift.errors import MissingCredentials
+from pytest_llmdrift.providers import ProviderError, ProviderOptions, redact, status_error
+
+ClientT = TypeVar("ClientT")
+
+
+class SDKProvider(Generic[ClientT]):
+    """One lazily made, thread-shared SDK client per provider and run.
+
+    Subclasses set the class attributes and implement :meth:`make_client` (which
+    imports the SDK) and ``complete``.
+    """
+
+    name: str
+    default_base_url: str
+    key_var: str
+    base_url_var: str
+
+    def __init__(self, options: ProviderOptions) -> None:
+        self.options = options
+        base = options.env.get(self.base_url_var) or options.base_url or self.default_base_url
+        self._base_url = base.rstrip("/")
+        self._client: ClientT | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return self._base_url
+
+    def api_key(self) -> str:
+        key = self.options.env.get(self.key_var, "")
+        if not key:
+            raise MissingCredentials(
+                f"${self.key_var} is not set, so the {self.name} provider cannot call "
+                f"{self._base_url}. Export {self.key_var}=..., set ${self.base_url_var} to "
+                "another server, or run from a recorded cache with --llm-cache=replay.",
+                provider=self.name,
+                model="",
+            )
+        return key
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "api_key": self.api_key(),
+            "base_url": self._base_url,
+            "max_retries": self.options.max_retries,
+        }
+        if self.options.timeout is not None:
+            kwargs["timeout"] = self.options.timeout
+        return kwargs
+
+    def make_client(self) -> ClientT:
+        raise NotImplementedError
+
+    def client(self) -> ClientT:
+        with self._lock:
+            if self._client is None:
+                self._client = self.make_client()
+            return self._client
+
+    def error(self, model: str, status: int | None, message: str) -> ProviderError:
+        return status_error(
+            provider=self.name,
+            model=model,
+            status=status,
+            message=redact(message, [self.options.env.get(self.key_var, "")]),
+            key_var=self.key_var,
+            base_url_var=self.base_url_var,
+            endpoint=self._base_url,
+            retries=self.options.max_retries,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()  # type: ignore[attr-defined]

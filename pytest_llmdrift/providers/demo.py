@@ -1,0 +1,77 @@
+"""The ``demo`` provider: the built-in demo models, served on loopback.
+
+The first live call starts a :class:`~pytest_llmdrift.testing.ModelServer` in this
+process (127.0.0.1, an ephemeral port) and talks to it through the real OpenAI SDK,
+so a demo run exercises the same path as a real provider. No key, no network.
+The endpoint in cache keys is the constant ``demo``, not the changing port.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from pytest_llmdrift.providers import ProviderOptions
+from pytest_llmdrift.providers.openai_chat import OpenAIProvider
+from pytest_llmdrift.reply import ChatRequest, Reply
+
+if TYPE_CHECKING:
+    from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
+
+DEMO_ENDPOINT = "demo"
+
+
+def _respond(request: RecordedRequest) -> ScriptedReply | str:
+    from pytest_llmdrift.testing import Fault, ScriptedReply
+    from pytest_llmdrift.testing.demo import DEMO_FINGERPRINTS, DEMO_MODELS, demo_reply
+
+    if request.model not in DEMO_MODELS:
+        return Fault.status(  # type: ignore[return-value]
+            404,
+            f"no demo model {request.model!r}; the demo models are {', '.join(DEMO_MODELS)}",
+        )
+    return ScriptedReply(
+        text=demo_reply(request.model, request.prompt),
+        fingerprint=DEMO_FINGERPRINTS[request.model],
+    )
+
+
+class DemoProvider:
+    name = "demo"
+
+    def __init__(self, options: ProviderOptions) -> None:
+        self.options = options
+        self._server: ModelServer | None = None
+        self._client: OpenAIProvider | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return DEMO_ENDPOINT
+
+    def _openai(self) -> OpenAIProvider:
+        with self._lock:
+            if self._client is None:
+                from pytest_llmdrift.testing import ModelServer
+
+                self._server = ModelServer(reply=_respond).start()
+                options = ProviderOptions(
+                    timeout=self.options.timeout,
+                    max_retries=self.options.max_retries,
+                    env={"OPENAI_BASE_URL": self._server.openai_base_url, "OPENAI_API_KEY": "demo"},
+                )
+                self._client = OpenAIProvider(options)
+            return self._client
+
+    def complete(self, *, model: str, request: ChatRequest) -> Reply:
+        __tracebackhide__ = True
+        return self._openai().complete(model=model, request=request)
+
+    def close(self) -> None:
+        with self._lock:
+            client, server = self._client, self._server
+            self._client = self._server = None
+        if client is not None:
+            client.close()
+        if server is not None:
+            server.stop()

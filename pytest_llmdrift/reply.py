@@ -1,0 +1,157 @@
+"""Replies and requests: plain data with a JSON round-trip. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+JSONDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts the provider reported for one call."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def to_json(self) -> JSONDict:
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Usage:
+        return cls(int(data.get("input_tokens", 0)), int(data.get("output_tokens", 0)))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One model reply.
+
+    ``model`` is the name the provider says it served (which may differ from the
+    ``requested_model`` when the pinned name is a floating alias), ``fingerprint``
+    the provider's backend fingerprint (OpenAI ``system_fingerprint``) or None.
+    ``cached`` tells whether this reply came from the response cache.
+    ``str(reply)`` is the reply text.
+    """
+
+    text: str
+    model: str
+    requested_model: str
+    provider: str = ""
+    fingerprint: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    cached: bool = False
+    sample: int = 0
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_json(self) -> JSONDict:
+        return {
+            "text": self.text,
+            "model": self.model,
+            "requested_model": self.requested_model,
+            "provider": self.provider,
+            "fingerprint": self.fingerprint,
+            "usage": self.usage.to_json(),
+            "latency_s": self.latency_s,
+            "cached": self.cached,
+            "sample": self.sample,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reply:
+        text = data["text"]
+        if not isinstance(text, str):
+            raise TypeError(f"reply text must be a string, got {type(text).__name__}")
+        fingerprint = data.get("fingerprint")
+        return cls(
+            text=text,
+            model=str(data["model"]),
+            requested_model=str(data.get("requested_model", data["model"])),
+            provider=str(data.get("provider", "")),
+            fingerprint=None if fingerprint is None else str(fingerprint),
+            usage=Usage.from_json(data.get("usage") or {}),
+            latency_s=float(data.get("latency_s", 0.0)),
+            cached=bool(data.get("cached", False)),
+            sample=int(data.get("sample", 0)),
+        )
+
+    def as_cached(self) -> Reply:
+        return replace(self, cached=True)
+
+
+Message = Mapping[str, Any]
+PromptOrMessages = str | Sequence[Message]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A provider-neutral chat request, exactly as the test asked for it.
+
+    ``params`` holds the sampling settings and any extra keyword the test passed;
+    None values are dropped so that ``temperature=None`` and no temperature are the
+    same request.
+    """
+
+    messages: tuple[JSONDict, ...]
+    system: str | None = None
+    params: JSONDict = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        prompt_or_messages: PromptOrMessages,
+        *,
+        system: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> ChatRequest:
+        if isinstance(prompt_or_messages, str):
+            messages: tuple[JSONDict, ...] = ({"role": "user", "content": prompt_or_messages},)
+        elif isinstance(prompt_or_messages, Sequence) and not isinstance(prompt_or_messages, bytes):
+            messages = tuple(_check_message(i, m) for i, m in enumerate(prompt_or_messages))
+            if not messages:
+                raise ValueError(
+                    "llm() got an empty message list: pass a prompt string or messages"
+                )
+        else:
+            raise TypeError(
+                "llm() takes a prompt string or a list of {'role': ..., 'content': ...} "
+                f"messages, not {type(prompt_or_messages).__name__}"
+            )
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        return cls(messages=messages, system=system, params=clean)
+
+    @property
+    def prompt(self) -> str:
+        """The text of the last user message (what error messages show)."""
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return _content_text(message.get("content"))
+        return _content_text(self.messages[-1].get("content"))
+
+    def to_json(self) -> JSONDict:
+        return {"messages": list(self.messages), "system": self.system, "params": self.params}
+
+
+def _check_message(index: int, message: object) -> JSONDict:
+    if not isinstance(message, Mapping) or "role" not in message or "content" not in message:
+        raise TypeError(
+            f"message {index} must be a mapping with 'role' and 'content' keys, got {message!r}"
+        )
+    return dict(message)
+
+
+def _content_text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        parts = [str(block.get("text", "")) for block in content if isinstance(block, Mapping)]
+        return "".join(parts)
+    return str(content)
