@@ -236,7 +236,10 @@ class ResponseCache:
         return stats
 
     def clear(self) -> int:
-        return int(self._store.clear())
+        """Delete everything; returns how many replies there were."""
+        replies = sum(1 for k in self._store.iterkeys() if str(k).startswith(_REPLY_PREFIX))
+        self._store.clear()
+        return replies
 
     def export(self, path: Path) -> int:
         """Write every reply as sorted, canonical JSON lines to ``path`` (atomically).

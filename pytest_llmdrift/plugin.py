@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -74,7 +74,8 @@ def _add_option(group: pytest.OptionGroup, parser: pytest.Parser, option: Option
             metavar=option.metavar,
             help=option.help + f" [ini: {option.ini}]",
         )
-    parser.addini(option.ini, option.help, type="args" if option.repeatable else "string")
+    ini_type: Literal["args", "string"] = "args" if option.repeatable else "string"
+    parser.addini(option.ini, option.help, type=ini_type)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -207,25 +208,35 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # -- parametrisation and fixtures -------------------------------------------------------
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "llm_model" not in metafunc.fixturenames:
+    # One parametrised fixture, not a chain: `llm` itself carries the model when the
+    # test uses it (fixture setup is most of what a cached llm test costs).
+    names = metafunc.fixturenames
+    target = "llm" if "llm" in names else "llm_model" if "llm_model" in names else None
+    if target is None:
         return
     models = metafunc.config.stash[ENGINE_KEY].settings.models
     if models:
-        metafunc.parametrize("llm_model", list(models), ids=[m.text for m in models], indirect=True)
+        metafunc.parametrize(target, list(models), ids=[m.text for m in models], indirect=True)
 
 
-@pytest.fixture
-def llm_model(request: pytest.FixtureRequest) -> ModelSpec:
-    """The model pinned for this test item (``--llm-model``); tests that use ``llm``
-    run once per pinned model, the model's name in the test id."""
-    spec: ModelSpec | None = getattr(request, "param", None)
+def _pinned(request: pytest.FixtureRequest) -> ModelSpec:
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    spec: ModelSpec | None = params.get("llm", params.get("llm_model"))
     if spec is None:
         pytest.fail(NO_MODEL_MESSAGE, pytrace=False)
     return spec
 
 
 @pytest.fixture
-def llm(request: pytest.FixtureRequest, llm_model: ModelSpec) -> LLM:
+def llm_model(request: pytest.FixtureRequest) -> ModelSpec:
+    """The model pinned for this test item (``--llm-model``); tests that use ``llm``
+    run once per pinned model, the model's name in the test id."""
+    return _pinned(request)
+
+
+@pytest.fixture
+def llm(request: pytest.FixtureRequest) -> LLM:
     """A client pinned to this item's model: ``llm(prompt) -> Reply``.
 
     ``llm(prompt_or_messages, *, system=None, temperature=None, max_tokens=None,
@@ -235,7 +246,7 @@ def llm(request: pytest.FixtureRequest, llm_model: ModelSpec) -> LLM:
     """
     engine = request.config.stash[ENGINE_KEY]
     replies = request.node.stash.setdefault(REPLIES_KEY, [])
-    return LLM(engine, llm_model, on_reply=replies.append)
+    return LLM(engine, _pinned(request), on_reply=replies.append)
 
 
 # -- terminal summary ---------------------------------------------------------------------

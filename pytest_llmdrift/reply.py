@@ -114,7 +114,7 @@ class ChatRequest:
     ) -> ChatRequest:
         if isinstance(prompt_or_messages, str):
             messages: tuple[JSONDict, ...] = ({"role": "user", "content": prompt_or_messages},)
-        elif isinstance(prompt_or_messages, Sequence) and not isinstance(prompt_or_messages, bytes):
+        elif isinstance(prompt_or_messages, list | tuple):
             messages = tuple(_check_message(i, m) for i, m in enumerate(prompt_or_messages))
             if not messages:
                 raise ValueError(

@@ -39,7 +39,7 @@ class ProviderOptions:
     timeout: float | None = None
     max_retries: int = 2
     base_url: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @runtime_checkable

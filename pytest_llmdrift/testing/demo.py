@@ -59,7 +59,11 @@ def answer_prime(model: str, prompt: str, n: int) -> str:
     # March: reasons step by step and is right about 84% of the time.
     right = _chance(model, "prime", n, prompt) < 0.84
     says_yes = prime if right else not prime
-    if prime:
+    if n < 2:
+        steps = f"Step 1: a prime is a whole number greater than 1, and {n} is not."
+    elif n == 2:
+        steps = "Step 1: 2 is divisible only by 1 and itself."
+    elif prime:
         steps = (
             f"Step 1: {n} is odd, so it is not divisible by 2. "
             f"Step 2: checking odd divisors up to the square root of {n} "

@@ -27,9 +27,17 @@ def test_shared_budget_counts_across_handles(tmp_path: Path) -> None:
     assert taken.count(True) == 3
 
 
-def reply(model: str = "gpt-4o-2024-08-06", fingerprint: str | None = "fp_1", cached: bool = False) -> Reply:
-    return Reply(text="x", model=model, requested_model="gpt-4o", fingerprint=fingerprint,
-                 usage=Usage(3, 4), cached=cached)
+def reply(
+    model: str = "gpt-4o-2024-08-06", fingerprint: str | None = "fp_1", cached: bool = False
+) -> Reply:
+    return Reply(
+        text="x",
+        model=model,
+        requested_model="gpt-4o",
+        fingerprint=fingerprint,
+        usage=Usage(3, 4),
+        cached=cached,
+    )
 
 
 def test_stats_merge_like_xdist() -> None:

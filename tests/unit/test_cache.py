@@ -29,8 +29,15 @@ def material(prompt: str = "Is 7 prime?", sample: int = 0, **params: object) -> 
 
 
 def reply(text: str = "[Yes]") -> Reply:
-    return Reply(text=text, model="gpt-4o-2024-08-06", requested_model="gpt-4o",
-                 provider="openai", fingerprint="fp_1", usage=Usage(5, 2), latency_s=0.25)
+    return Reply(
+        text=text,
+        model="gpt-4o-2024-08-06",
+        requested_model="gpt-4o",
+        provider="openai",
+        fingerprint="fp_1",
+        usage=Usage(5, 2),
+        latency_s=0.25,
+    )
 
 
 json_values = st.recursive(

@@ -57,5 +57,5 @@ def test_request_from_messages() -> None:
 
 @pytest.mark.parametrize("bad", [[], [{"content": "x"}], 3, [["user", "x"]]])
 def test_request_rejects_bad_input(bad: object) -> None:
-    with pytest.raises((TypeError, ValueError), match="llm|message"):
+    with pytest.raises((TypeError, ValueError), match=r"llm|message"):
         ChatRequest.build(bad)  # type: ignore[arg-type]

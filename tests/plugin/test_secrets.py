@@ -1,0 +1,60 @@
+"""No API key is ever written: not to the cache, exports, reports or terminal output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmdrift.cli import main
+from pytest_llmdrift.testing import Fault, ModelServer
+from tests.conftest import ANTHROPIC_TEST_KEY, TEST_KEY
+
+
+def files_under(path: Path) -> list[Path]:
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+def test_keys_never_reach_disk_or_output(
+    pytester: pytest.Pytester, server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An error whose message echoes the key back (as some providers do) must not leak it.
+    server.inject(Fault.status(401, f"Incorrect API key provided: {TEST_KEY}"), times=1)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_ask(llm, n):
+            llm(f"q{n}", temperature=0)
+        """
+    )
+    runs = [
+        pytester.runpytest(
+            "--llm-model=gpt-4o",
+            "--llm-model=claude-3-opus",
+            "-rA",
+            "--junitxml=report.xml",
+            "-n",
+            "2",
+        ),
+        pytester.runpytest("--llm-model=gpt-4o", "--llm-model=claude-3-opus", "-v", "-l"),
+    ]
+    monkeypatch.chdir(pytester.path)
+    assert main(["cache", "export", "-o", "export.jsonl"]) == 0
+    scanned = 0
+    for path in files_under(pytester.path):
+        data = path.read_bytes()
+        scanned += 1
+        for key in (TEST_KEY, ANTHROPIC_TEST_KEY):
+            assert key.encode() not in data, f"{key} written to {path}"
+    assert scanned > 5
+    assert (pytester.path / "report.xml").exists()
+    for result in runs:
+        output = "\n".join(result.outlines + result.errlines)
+        assert TEST_KEY not in output
+        assert ANTHROPIC_TEST_KEY not in output
+    assert "<redacted>" in "\n".join(runs[0].outlines)  # the 401 echo was scrubbed
+    # the server saw the key (so it really was sent) but recorded it redacted
+    assert server.requests
+    assert all(TEST_KEY not in repr(r) for r in server.requests)
