@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmdrift.errors import LLMDriftError
 from pytest_llmdrift.reply import ChatRequest, JSONDict, Reply
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ _REPLY_PREFIX = "reply:"
 _SERVED_PREFIX = "served:"
 
 
-class CacheError(Exception):
+class CacheError(LLMDriftError):
     """The cache cannot do what was asked; the message says why and what to do."""
 
 
@@ -121,10 +122,21 @@ class ResponseCache:
     def _open(self) -> diskcache.Cache:
         import diskcache
 
+        if self.directory.exists() and not self.directory.is_dir():
+            raise CacheError(
+                f"the response cache directory {self.directory} is a file; pass "
+                "--llm-cache-dir=DIR with a directory (it is made if missing)"
+            )
         disk = _json_only_disk()
         try:
             return diskcache.Cache(str(self.directory), disk=disk)
         except (sqlite3.DatabaseError, CacheError) as exc:
+            if not _is_corruption(exc):
+                raise CacheError(
+                    f"cannot open the response cache at {self.directory}: {exc}. Check that "
+                    "the directory is writable, pass --llm-cache-dir=DIR to use another one, "
+                    "or --llm-cache=off to run without a cache."
+                ) from exc
             moved = self._move_aside(exc)
         try:
             return diskcache.Cache(str(self.directory), disk=disk)
@@ -140,9 +152,7 @@ class ResponseCache:
         processes racing: under a lock, and only if it is still unreadable."""
         import diskcache
 
-        lock_path = self.directory.parent / f".{self.directory.name}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with _file_lock(lock_path):
+        with _directory_lock(self.directory.parent):
             try:  # another process may have replaced it while we waited
                 diskcache.Cache(str(self.directory), disk=_json_only_disk()).close()
             except (sqlite3.DatabaseError, CacheError):
@@ -187,8 +197,9 @@ class ResponseCache:
         self._store.set(key, canonical_json(value))
 
     def _read(self, key: str) -> JSONDict | None:
+        store = self._store  # opening errors are not entry errors: let them through
         try:
-            text = self._store.get(key)
+            text = store.get(key)
         except CacheError as exc:
             self._drop(key, exc)
             return None
@@ -248,23 +259,33 @@ class ResponseCache:
         committed or handed to CI for ``--llm-cache=replay``."""
         lines = []
         for key, data in self._entries():
-            lines.append(
-                canonical_json({"key": key, "material": data["material"], "reply": data["reply"]})
-            )
+            reply = {**data["reply"], "latency_s": 0.0}  # a measurement, not content
+            lines.append(canonical_json({"key": key, "material": data["material"], "reply": reply}))
+        served = []
+        for key in sorted(k for k in self._store.iterkeys() if str(k).startswith(_SERVED_PREFIX)):
+            identity = self._read(key)
+            if identity is not None:
+                served.append(canonical_json({"served": key, "identity": identity}))
         header = canonical_json({"format": EXPORT_FORMAT, "entries": len(lines)})
-        atomic_write_text(path, "\n".join([header, *lines]) + "\n")
+        atomic_write_text(path, "\n".join([header, *lines, *served]) + "\n")
         return len(lines)
 
     def import_file(self, path: Path) -> int:
         """Load an export. Every line is checked first; a bad file changes nothing."""
-        entries = read_export(path)
+        entries, served = read_export(path)
         with self._store.transact():
             for key, material, reply in entries:
                 self.put(key, material, reply)
+            for key, identity in served:
+                self._store.set(key, canonical_json(identity))
         return len(entries)
 
 
-def read_export(path: Path) -> list[tuple[str, JSONDict, Reply]]:
+Export = tuple[list[tuple[str, JSONDict, Reply]], list[tuple[str, JSONDict]]]
+
+
+def read_export(path: Path) -> Export:
+    """The replies and served-model records in an export, all checked."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -281,11 +302,18 @@ def read_export(path: Path) -> list[tuple[str, JSONDict, Reply]]:
             f'"format": "{EXPORT_FORMAT}"); make one with `llmdrift cache export`'
         )
     entries = []
+    served: list[tuple[str, JSONDict]] = []
     for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
+            if "served" in item:
+                key, identity = str(item["served"]), dict(item["identity"])
+                if not key.startswith(_SERVED_PREFIX):
+                    raise ValueError("not a served-model record")
+                served.append((key, identity))
+                continue
             key, material = item["key"], item["material"]
             reply = Reply.from_json(item["reply"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -303,7 +331,7 @@ def read_export(path: Path) -> list[tuple[str, JSONDict, Reply]]:
             f"{path}: header says {header['entries']} entries but the file has {len(entries)} "
             "(truncated?); nothing was imported"
         )
-    return entries
+    return entries, served
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -322,16 +350,27 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def _is_corruption(error: BaseException) -> bool:
+    """A damaged database (or a tampered one), as opposed to one that cannot be
+    opened at all (permissions, a missing parent): only the former is moved aside."""
+    if isinstance(error, CacheError):
+        return True
+    text = str(error).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(path, "a+b") as handle:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: best effort, no lock
-            yield
-            return
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock held on ``directory`` itself (no lock file left behind)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: best effort, no lock
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -29,8 +29,9 @@ def _cache_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         parser.add_argument(
             "--cache-dir",
             type=Path,
-            default=DEFAULT_CACHE_DIR,
-            help=f"the cache directory (default: ./{DEFAULT_CACHE_DIR}, as --llm-cache-dir)",
+            default=None,
+            help=f"the cache directory, as given to --llm-cache-dir (default: {DEFAULT_CACHE_DIR} "
+            "in the current directory or the nearest parent that has one)",
         )
         return parser
 
@@ -55,8 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def find_cache_dir(start: Path) -> Path:
+    """``.llmdrift/cache`` in ``start`` or its nearest parent that has one (pytest
+    puts it in the rootdir, which may be above the current directory); ``start``'s
+    own when there is none."""
+    for folder in (start, *start.parents):
+        if (folder / DEFAULT_CACHE_DIR).is_dir():
+            return folder / DEFAULT_CACHE_DIR
+    return start / DEFAULT_CACHE_DIR
+
+
 def _run_cache(args: argparse.Namespace) -> int:
-    directory: Path = args.cache_dir
+    directory: Path = args.cache_dir or find_cache_dir(Path.cwd())
     if args.action != "import" and not directory.is_dir():
         print(
             f"llmdrift: no cache at {directory} (run pytest with an llm test first, "

@@ -29,7 +29,3 @@ class ReplayMiss(LLMDriftError):
 
 class BudgetExceeded(LLMDriftError):
     """``--llm-max-calls`` is spent; the call was not made."""
-
-
-class NoModelPinned(LLMDriftError):
-    """A test uses ``llm`` but no model was pinned."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 # readability: the patterns do not overlap.
 BUILTIN_PROVIDERS: tuple[str, ...] = ("openai", "anthropic", "demo")
 INFERENCE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("openai", re.compile(r"^(gpt-|o1|o3|o4|chatgpt-|text-)")),
+    ("openai", re.compile(r"^(gpt-|o1|o3|o4|chatgpt-|text-|ft:)")),
     ("anthropic", re.compile(r"^claude-")),
     ("demo", re.compile(r"^demo-")),
 )
@@ -60,13 +60,17 @@ def parse_model_spec(
     if not raw:
         raise ModelSpecError("empty model name: pass a model such as --llm-model=gpt-4o-2024-08-06")
     provider, sep, name = raw.partition(":")
+    if sep and _PROVIDER_NAME.match(provider) and provider not in known:
+        inferred = infer(raw)  # a whole name with colons, e.g. an OpenAI fine-tune
+        if inferred is not None:
+            return ModelSpec(provider=inferred, name=raw, text=raw)
+        raise ModelSpecError(
+            f"unknown provider {provider!r} in model {raw!r}; "
+            f"known providers: {', '.join(known)}. If {raw!r} is the whole model name, "
+            f"prefix it with its provider, e.g. openai:{raw} for an OpenAI-compatible "
+            "server. A plugin can add providers (see the pytest_llmdrift_make_provider hook)."
+        )
     if sep and _PROVIDER_NAME.match(provider):
-        if provider not in known:
-            raise ModelSpecError(
-                f"unknown provider {provider!r} in model {raw!r}; "
-                f"known providers: {', '.join(known)}. "
-                "A plugin can add providers (see the pytest_llmdrift_make_provider hook)."
-            )
         if not name:
             raise ModelSpecError(
                 f"model {raw!r} names a provider but no model: write {provider}:MODEL_NAME"

@@ -144,10 +144,32 @@ def _provider_maker(config: pytest.Config, settings: Settings) -> Callable[[str]
             name=name, options=options
         )
         if provider is None:
-            raise pytest.UsageError(f"pytest-llmdrift: no plugin provides the provider {name!r}")
+            raise pytest.UsageError(
+                f"pytest-llmdrift: no plugin makes the provider {name!r}: its "
+                "pytest_llmdrift_provider_names hook lists it, but no "
+                "pytest_llmdrift_make_provider implementation returned one"
+            )
         return provider
 
     return make
+
+
+def _check_models(engine: Engine) -> None:
+    """Every pinned model has a provider that accepts it, before any test runs.
+
+    Making a provider is cheap (no SDK import, no connection); a provider may
+    define ``validate_model(name)`` raising ValueError for names it cannot serve.
+    """
+    for spec in engine.settings.models:
+        provider = engine.provider(spec.provider)
+        validate = getattr(provider, "validate_model", None)
+        if validate is not None:
+            try:
+                validate(spec.name)
+            except ValueError as exc:
+                raise pytest.UsageError(
+                    f"pytest-llmdrift: --llm-model {spec.text}: {exc}"
+                ) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -157,6 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None and workerinput.get(WORKER_BUDGET_KEY):
         budget = CallBudget(settings.max_calls, Path(workerinput[WORKER_BUDGET_KEY]))
     engine = Engine(settings, _provider_maker(config, settings), budget=budget, stats=RunStats())
+    _check_models(engine)
     config.stash[ENGINE_KEY] = engine
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistController(engine), "llmdrift-xdist-controller")

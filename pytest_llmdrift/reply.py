@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -126,6 +127,13 @@ class ChatRequest:
                 f"messages, not {type(prompt_or_messages).__name__}"
             )
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            json.dumps([messages, system, clean])
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"llm() arguments must be JSON values (they are sent to the provider and "
+                f"make up the cache key): {exc}"
+            ) from None
         return cls(messages=messages, system=system, params=clean)
 
     @property

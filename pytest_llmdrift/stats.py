@@ -147,11 +147,12 @@ class RunStats:
             lines.append(f"{model}: served as {served[0]}{fp} (the pinned name is an alias)")
         if len(served) > 1:
             lines.append(
-                f"{model}: WARNING the served model changed within the run: {', '.join(served)}"
+                f"{model}: WARNING this run's replies (live and cached) came from different "
+                f"served models: {', '.join(served)}"
             )
         if len(fingerprints) > 1:
             lines.append(
-                f"{model}: WARNING the fingerprint changed within the run: "
-                + ", ".join(fingerprints)
+                f"{model}: WARNING this run's replies (live and cached) came with different "
+                "fingerprints: " + ", ".join(fingerprints)
             )
         return lines

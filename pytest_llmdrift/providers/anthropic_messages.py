@@ -71,6 +71,11 @@ class AnthropicProvider(SDKProvider["anthropic.Anthropic"]):
             raise self.error(model, exc.status_code, exc.message) from None
         except anthropic.APIConnectionError as exc:
             raise self.error(model, None, str(exc)) from None
+        except TypeError as exc:  # an argument the SDK does not know
+            raise TypeError(
+                f"{self.name} does not accept an argument passed to llm(): {exc}; pass "
+                "provider-specific fields with extra_body={...}"
+            ) from None
         except (anthropic.AnthropicError, ValueError) as exc:
             raise self.error(model, 200, f"unreadable response: {exc}") from None
         latency = time.perf_counter() - started

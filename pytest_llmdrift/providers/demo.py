@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
 
 DEMO_ENDPOINT = "demo"
+# The loopback server checks no key; this one is unlike any text a message holds,
+# so scrubbing it (as every key is scrubbed) cannot garble an error.
+DEMO_KEY = "llmdrift-demo-no-key-needed"
+
+
+class _DemoOpenAI(OpenAIProvider):
+    name = "demo"
 
 
 def _respond(request: RecordedRequest) -> ScriptedReply | str:
@@ -49,6 +56,16 @@ class DemoProvider:
     def endpoint(self) -> str:
         return DEMO_ENDPOINT
 
+    @staticmethod
+    def validate_model(name: str) -> None:
+        """Unknown demo models are a usage error at start-up, not failing tests."""
+        from pytest_llmdrift.testing.demo import DEMO_MODELS
+
+        if name not in DEMO_MODELS:
+            raise ValueError(
+                f"there is no demo model {name!r}; the demo models are {', '.join(DEMO_MODELS)}"
+            )
+
     def _openai(self) -> OpenAIProvider:
         with self._lock:
             if self._client is None:
@@ -58,9 +75,12 @@ class DemoProvider:
                 options = ProviderOptions(
                     timeout=self.options.timeout,
                     max_retries=self.options.max_retries,
-                    env={"OPENAI_BASE_URL": self._server.openai_base_url, "OPENAI_API_KEY": "demo"},
+                    env={
+                        "OPENAI_BASE_URL": self._server.openai_base_url,
+                        "OPENAI_API_KEY": DEMO_KEY,
+                    },
                 )
-                self._client = OpenAIProvider(options)
+                self._client = _DemoOpenAI(options)
             return self._client
 
     def complete(self, *, model: str, request: ChatRequest) -> Reply:

@@ -87,3 +87,15 @@ def test_console_script_usage_error() -> None:
     )
     assert result.returncode == 2
     assert "invalid choice: 'frobnicate'" in result.stderr
+
+
+def test_the_cache_is_found_from_a_subdirectory(
+    recorded_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sub = recorded_project / "src" / "pkg"
+    sub.mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    assert main(["cache", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert f"cache: {recorded_project / '.llmdrift' / 'cache'}" in out
+    assert "replies: 4" in out

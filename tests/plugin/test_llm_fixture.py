@@ -225,7 +225,10 @@ def test_served_model_change_within_a_run_is_reported(
     result = pytester.runpytest("--llm-model=gpt-4o", "-p", "no:randomly")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        ["*WARNING the served model changed within the run: gpt-4o-2024-05-13, gpt-4o-2024-08-06*"]
+        [
+            "*WARNING this run's replies (live and cached) came from different served models: "
+            "gpt-4o-2024-05-13, gpt-4o-2024-08-06*"
+        ]
     )
 
 
@@ -240,3 +243,15 @@ def test_disabled_with_no_llmdrift(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain():\n    pass\n")
     result = pytester.runpytest("-p", "no:llmdrift", "--help")
     result.stdout.no_fnmatch_line("*--llm-model*")
+
+
+def test_an_argument_the_sdk_does_not_know_says_so(
+    pytester: pytest.Pytester, server: ModelServer
+) -> None:
+    pytester.makepyfile("def test_ask(llm):\n    llm('hi', frobnicate=1)\n")
+    result = pytester.runpytest("--llm-model=gpt-4o")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*TypeError: openai does not accept an argument passed to llm()*frobnicate*extra_body*"]
+    )
+    assert server.call_count == 0

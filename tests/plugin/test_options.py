@@ -79,3 +79,23 @@ def test_fixtures_are_documented(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
     result.stdout.fnmatch_lines(["llm -- *", "*A client pinned to this item's model*"])
     result.stdout.fnmatch_lines(["llm_model -- *", "*The model pinned for this test item*"])
+
+
+def test_an_unknown_demo_model_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(llm):\n    raise AssertionError('must not run')\n")
+    result = pytester.runpytest("--llm-model=demo-2024")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*--llm-model demo-2024: there is no demo model 'demo-2024'; the demo models are "
+            "demo-2023-03, demo-2023-06*"
+        ]
+    )
+
+
+def test_a_listed_provider_nobody_makes_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("def pytest_llmdrift_provider_names():\n    return ['ghost']\n")
+    pytester.makepyfile("def test_x(llm):\n    pass\n")
+    result = pytester.runpytest("--llm-model=ghost:m")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no plugin makes the provider 'ghost'*"])

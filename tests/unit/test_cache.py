@@ -215,3 +215,41 @@ def test_clear(tmp_path: Path) -> None:
     assert cache.clear() == 1
     assert cache.stats().entries == 0
     cache.close()
+
+
+def test_a_file_where_the_directory_should_be_is_an_error_not_moved(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes")
+    cache = ResponseCache(path)
+    with pytest.raises(CacheError, match=r"is a file; pass --llm-cache-dir=DIR"):
+        cache.get(cache_key(material()))
+    assert path.read_text() == "my notes"
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_moving_aside_leaves_no_lock_file(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    directory.mkdir()
+    (directory / "cache.db").write_bytes(b"x" * 4096)
+    ResponseCache(directory).stats()
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names[0] == "c"
+    assert names[1].startswith("c.corrupt-")
+    assert len(names) == 2
+
+
+def test_export_carries_served_identities_and_no_latency(tmp_path: Path) -> None:
+    first = ResponseCache(tmp_path / "a")
+    first.put(cache_key(material()), material(), reply())
+    first.set_served_identity("openai", "e", "gpt-4o", "gpt-4o-2024-08-06", "fp_1")
+    first.export(tmp_path / "x.jsonl")
+    first.close()
+    text = (tmp_path / "x.jsonl").read_text()
+    assert '"latency_s":0.0' in text
+    second = ResponseCache(tmp_path / "b")
+    assert second.import_file(tmp_path / "x.jsonl") == 1
+    assert second.served_identity("openai", "e", "gpt-4o") == {
+        "model": "gpt-4o-2024-08-06",
+        "fingerprint": "fp_1",
+    }
+    second.close()

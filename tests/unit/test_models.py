@@ -71,3 +71,15 @@ def test_prefixed_openai_always_parses_to_the_name(name: str) -> None:
     spec = parse_model_spec("openai:" + name)
     assert spec.provider == "openai"
     assert spec.name == name
+
+
+def test_openai_fine_tunes_keep_their_colons() -> None:
+    spec = parse_model_spec("ft:gpt-4o-mini-2024-07-18:acme::9abc")
+    assert (spec.provider, spec.name) == ("openai", "ft:gpt-4o-mini-2024-07-18:acme::9abc")
+
+
+def test_a_colon_name_gets_a_prefix_suggestion() -> None:
+    with pytest.raises(
+        ModelSpecError, match=r"write|prefix it with its provider, e.g. openai:llama3.1:8b"
+    ):
+        parse_model_spec("llama3.1:8b")

@@ -59,3 +59,8 @@ def test_request_from_messages() -> None:
 def test_request_rejects_bad_input(bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match=r"llm|message"):
         ChatRequest.build(bad)  # type: ignore[arg-type]
+
+
+def test_request_params_must_be_json() -> None:
+    with pytest.raises(TypeError, match=r"llm\(\) arguments must be JSON values"):
+        ChatRequest.build("hi", params={"stop": {1, 2}})
