@@ -96,7 +96,7 @@ class Engine:
             self.stats.add_notices(cache.notices)
             if hit is not None:
                 self.stats.record_reply(model_id, hit)
-                return hit
+                return replace(hit, request=request)
         if mode == "replay":
             self.stats.record_replay_miss(model_id)
             raise ReplayMiss(
@@ -122,7 +122,9 @@ class Engine:
                 if not exc.model:
                     exc.model = spec.name
                 raise
-        reply = replace(reply, requested_model=spec.name, provider=spec.provider, sample=sample)
+        reply = replace(
+            reply, requested_model=spec.name, provider=spec.provider, sample=sample, request=request
+        )
         self.stats.record_reply(model_id, reply)
         if cache is not None:
             self._note_served_change(cache, spec, provider.endpoint, reply)

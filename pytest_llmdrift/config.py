@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmdrift.models import ModelSpec, ModelSpecError, split_model_list
+from pytest_llmdrift.scorers import DEFAULT_SCORER_SPEC, parse_scorer
 
 CACHE_MODES: tuple[str, ...] = ("use", "replay", "refresh", "off")
 DEFAULT_CACHE_MODE = "use"
@@ -141,6 +142,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         parse=parse_non_negative_int,
     ),
     OptionSpec(
+        "judge",
+        "model that grades replies for the judge scorer ([provider:]name); its verdicts are "
+        "cached like any call.",
+        metavar="MODEL",
+    ),
+    OptionSpec(
+        "scorer",
+        "default scorer of llm_snapshot comparisons, written as in Python with literal "
+        'arguments, e.g. similar(min=0.9) or extract(r"\\[(Yes|No)\\]") '
+        f"(default {DEFAULT_SCORER_SPEC}).",
+        ini_only=True,
+    ),
+    OptionSpec(
         "openai_base_url",
         "base URL for the openai provider when $OPENAI_BASE_URL is unset "
         "(any OpenAI-compatible server).",
@@ -167,6 +181,8 @@ class Settings:
     timeout: float | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     base_urls: Mapping[str, str] = field(default_factory=dict)
+    judge: ModelSpec | None = None
+    scorer: str = DEFAULT_SCORER_SPEC
 
 
 def resolve_settings(
@@ -230,6 +246,20 @@ def resolve_settings(
         base = invocation_dir if source.startswith("--") else ini_dir
         cache_dir = (base / os.path.expanduser(str(raw))).resolve()
 
+    judge = None
+    judge_pick = pick("judge")
+    if judge_pick is not None:
+        try:
+            judge = parse_model(str(judge_pick[0]))
+        except ModelSpecError as exc:
+            raise SettingsError(f"{judge_pick[1]}: {exc}") from None
+
+    scorer = str(value("scorer", DEFAULT_SCORER_SPEC))
+    try:
+        parse_scorer(scorer)
+    except ValueError as exc:
+        raise SettingsError(f"ini key llm_scorer: {exc}") from None
+
     base_urls = {
         provider: str(url)
         for provider in ("openai", "anthropic")
@@ -244,6 +274,8 @@ def resolve_settings(
         timeout=value("timeout", None),
         max_retries=value("max_retries", DEFAULT_MAX_RETRIES),
         base_urls=base_urls,
+        judge=judge,
+        scorer=scorer,
     )
 
 

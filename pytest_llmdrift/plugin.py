@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -40,11 +40,18 @@ from pytest_llmdrift.providers import (
     entry_point_names,
     entry_point_provider,
 )
-from pytest_llmdrift.reply import Reply
+from pytest_llmdrift.reply import ChatRequest, Reply
+from pytest_llmdrift.report.record import REPORT_ATTRIBUTE, RunRecord
 from pytest_llmdrift.stats import RunStats
 
+if TYPE_CHECKING:
+    from pytest_llmdrift.scorers import Scorer
+    from pytest_llmdrift.snapshot import Comparison, LLMSnapshot
+
 ENGINE_KEY = pytest.StashKey[Engine]()
+RECORD_KEY = pytest.StashKey[RunRecord]()
 REPLIES_KEY = pytest.StashKey[list[Reply]]()
+COMPARISONS_KEY = pytest.StashKey[list["Comparison"]]()
 WORKER_OUTPUT_KEY = "llmdrift"
 WORKER_BUDGET_KEY = "llmdrift_budget"
 NO_MODEL_MESSAGE = (
@@ -160,7 +167,8 @@ def _check_models(engine: Engine) -> None:
     Making a provider is cheap (no SDK import, no connection); a provider may
     define ``validate_model(name)`` raising ValueError for names it cannot serve.
     """
-    for spec in engine.settings.models:
+    judge = [engine.settings.judge] if engine.settings.judge else []
+    for spec in [*engine.settings.models, *judge]:
         provider = engine.provider(spec.provider)
         validate = getattr(provider, "validate_model", None)
         if validate is not None:
@@ -178,9 +186,20 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get(WORKER_BUDGET_KEY):
         budget = CallBudget(settings.max_calls, Path(workerinput[WORKER_BUDGET_KEY]))
+    if config.getoption("update_snapshots", False) and len(settings.models) > 1:
+        raise pytest.UsageError(
+            "pytest-llmdrift: --snapshot-update records one model's replies as the baseline; "
+            f"{len(settings.models)} models are pinned ({describe_models(settings.models)}). "
+            "Pass a single --llm-model with --snapshot-update."
+        )
     engine = Engine(settings, _provider_maker(config, settings), budget=budget, stats=RunStats())
     _check_models(engine)
     config.stash[ENGINE_KEY] = engine
+    config.stash[RECORD_KEY] = RunRecord()
+    if workerinput is None:
+        config.pluginmanager.register(
+            RecordCollector(config.stash[RECORD_KEY]), "llmdrift-record-collector"
+        )
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistController(engine), "llmdrift-xdist-controller")
 
@@ -230,9 +249,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # -- parametrisation and fixtures -------------------------------------------------------
+@pytest.hookimpl(trylast=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # One parametrised fixture, not a chain: `llm` itself carries the model when the
-    # test uses it (fixture setup is most of what a cached llm test costs).
+    # test uses it (fixture setup is most of what a cached llm test costs). trylast:
+    # the model's id comes last in the test id, where llm_snapshot drops it.
     names = metafunc.fixturenames
     target = "llm" if "llm" in names else "llm_model" if "llm_model" in names else None
     if target is None:
@@ -272,14 +293,99 @@ def llm(request: pytest.FixtureRequest) -> LLM:
     return LLM(engine, _pinned(request), on_reply=replies.append)
 
 
+def _judge(engine: Engine) -> Callable[[str], str]:
+    def ask(prompt: str) -> str:
+        __tracebackhide__ = True
+        from pytest_llmdrift.scorers import ScorerError
+
+        spec = engine.settings.judge
+        if spec is None:
+            raise ScorerError(
+                "the judge scorer needs a judge model: pass --llm-judge=MODEL "
+                "(or set llm_judge in the ini file)"
+            )
+        request = ChatRequest.build(prompt, params={"temperature": 0})
+        return engine.complete(spec, request).text
+
+    return ask
+
+
+@pytest.fixture
+def llm_snapshot(snapshot: Any, request: pytest.FixtureRequest) -> LLMSnapshot:
+    """A syrupy snapshot compared by a tolerance score: ``assert reply == llm_snapshot``
+    (the ini ``llm_scorer``, default similar(min=0.8)) or
+    ``assert reply == llm_snapshot(extract(r"\\[(Yes|No)\\]"))``.
+
+    One baseline per test, shared by every pinned model; record it with
+    ``pytest --snapshot-update --llm-model=MODEL``.
+    """
+    from pytest_llmdrift.scorers import ScoreContext, parse_scorer
+    from pytest_llmdrift.snapshot import LLMDriftExtension, LLMSnapshot
+
+    engine = request.config.stash[ENGINE_KEY]
+    comparisons = request.node.stash.setdefault(COMPARISONS_KEY, [])
+    default: Scorer = parse_scorer(engine.settings.scorer)
+    return LLMSnapshot(
+        snapshot.use_extension(LLMDriftExtension),
+        default_scorer=default,
+        context=ScoreContext(judge=_judge(engine)),
+        on_compare=comparisons.append,
+    )
+
+
+# -- the run record ------------------------------------------------------------------------
+def _reply_json(reply: Reply) -> dict[str, Any]:
+    data = reply.to_json()
+    if reply.request is not None:
+        data["prompt"] = reply.request.prompt
+        data["params"] = reply.request.params
+    return data
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    spec = params.get("llm", params.get("llm_model"))
+    replies = item.stash.get(REPLIES_KEY, [])
+    comparisons = item.stash.get(COMPARISONS_KEY, [])
+    if spec is None and not replies and not comparisons:
+        return report
+    data: dict[str, Any] = {"model": spec.text if isinstance(spec, ModelSpec) else None}
+    if call.when == "call":
+        data["replies"] = [_reply_json(r) for r in replies]
+        data["comparisons"] = [c.to_json() for c in comparisons]
+    setattr(report, REPORT_ATTRIBUTE, data)  # JSON-able: travels from xdist workers
+    return report
+
+
+class RecordCollector:
+    """Builds the run record where the reports end up: in-process, or on the xdist
+    controller (workers' reports carry their data with them)."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.record.add(
+            nodeid=report.nodeid,
+            when=report.when,
+            outcome=report.outcome,
+            duration=report.duration,
+            data=getattr(report, REPORT_ATTRIBUTE, None),
+        )
+
+
 # -- terminal summary ---------------------------------------------------------------------
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     if getattr(config, "workerinput", None) is not None:
         return
     engine = config.stash.get(ENGINE_KEY, None)
-    if engine is None or not engine.stats.used:
+    record = config.stash.get(RECORD_KEY, RunRecord())
+    if engine is None or not (engine.stats.used or record.items):
         return
-    for line, markup in summary_lines(engine.settings, engine.stats):
+    for line, markup in summary_lines(engine.settings, engine.stats, record):
         if line is None:
             terminalreporter.write_sep("=", "llmdrift", **markup)
         else:
@@ -287,7 +393,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 def summary_lines(
-    settings: Settings, stats: RunStats
+    settings: Settings, stats: RunStats, record: RunRecord | None = None
 ) -> Iterator[tuple[str | None, dict[str, bool]]]:
     plain: dict[str, bool] = {}
     warn = {"yellow": True, "bold": True}
@@ -325,6 +431,52 @@ def summary_lines(
         )
     for notice in stats.notices:
         yield f"cache: {notice}", warn
+    if record is not None:
+        yield from _drift_lines(record)
 
 
-__all__ = ["ENGINE_KEY", "REPLIES_KEY", "llm", "llm_model", "summary_lines"]
+DRIFT_LINES_SHOWN = 10
+
+
+def _drift_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool]]]:
+    comparisons = list(record.comparisons())
+    if not comparisons:
+        return
+    drifted = record.drifted()
+    red = {"red": True, "bold": True}
+    plain: dict[str, bool] = {}
+    yield (
+        f"snapshots: {len(drifted)} of {len(comparisons)} comparison(s) drifted",
+        red if drifted else {"green": True},
+    )
+    for item, comparison in drifted[:DRIFT_LINES_SHOWN]:
+        yield (
+            (
+                f"  DRIFT {item.nodeid}: {comparison['scorer']} {comparison['score']:.2f} < "
+                f"{comparison['threshold']:.2f}: {comparison['detail']} "
+                f"(baseline {comparison['baseline_model']})"
+            ),
+            red,
+        )
+    if len(drifted) > DRIFT_LINES_SHOWN:
+        yield f"  ... and {len(drifted) - DRIFT_LINES_SHOWN} more", red
+    changes = record.served_changes()
+    for item, comparison in changes[:DRIFT_LINES_SHOWN]:
+        yield (
+            (
+                f"  served-model change against the baseline in {item.nodeid}: "
+                f"{_served(comparison, 'baseline')} -> {_served(comparison, 'current')}"
+            ),
+            {"yellow": True},
+        )
+    if len(changes) > DRIFT_LINES_SHOWN:
+        yield f"  ... and {len(changes) - DRIFT_LINES_SHOWN} more served-model changes", plain
+
+
+def _served(comparison: dict[str, Any], which: str) -> str:
+    served = comparison.get(f"{which}_served_model") or "?"
+    fingerprint = comparison.get(f"{which}_fingerprint")
+    return served + (f" ({fingerprint})" if fingerprint else "")
+
+
+__all__ = ["ENGINE_KEY", "RECORD_KEY", "REPLIES_KEY", "llm", "llm_model", "llm_snapshot"]

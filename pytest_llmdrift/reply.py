@@ -49,6 +49,8 @@ class Reply:
     latency_s: float = 0.0
     cached: bool = False
     sample: int = 0
+    # What was asked (set by the llm fixture; not part of equality or the JSON form).
+    request: ChatRequest | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text

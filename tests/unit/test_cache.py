@@ -18,12 +18,14 @@ from pytest_llmdrift.cache import (
 from pytest_llmdrift.reply import ChatRequest, Reply, Usage
 
 
-def material(prompt: str = "Is 7 prime?", sample: int = 0, **params: object) -> dict:
+def material(
+    prompt: str = "Is 7 prime?", sample: int = 0, params: dict | None = None, **kwargs: object
+) -> dict:
     return key_material(
         provider="openai",
         endpoint="https://api.openai.com/v1",
         model="gpt-4o",
-        request=ChatRequest.build(prompt, params=params),
+        request=ChatRequest.build(prompt, params={**(params or {}), **kwargs}),
         sample=sample,
     )
 
@@ -50,7 +52,7 @@ json_values = st.recursive(
 @given(st.dictionaries(st.text(min_size=1), json_values, max_size=6))
 def test_key_is_stable_under_dict_reordering(params: dict) -> None:
     reordered = dict(reversed(list(params.items())))
-    assert cache_key(material(**params)) == cache_key(material(**reordered))
+    assert cache_key(material(params=params)) == cache_key(material(params=reordered))
 
 
 def test_key_covers_everything_that_changes_the_reply() -> None:

@@ -1,0 +1,465 @@
+"""``llm_snapshot``: syrupy snapshots compared by a tolerance score, not equality.
+
+One baseline per test, shared by every model the test runs on: the model's id is
+left out of the snapshot's name, so ``--llm-model=new`` is scored against what
+``--llm-model=old --snapshot-update`` recorded. A snapshot is one readable text file
+(``__snapshots__/<test module>/<test name>.llmdrift``): a header of JSON values (the
+model that produced the reply, what the provider served, its fingerprint, the
+prompt, the sampling settings, the scorer, when it was recorded) and then the reply
+text, verbatim.
+
+syrupy makes extensions with no arguments and re-imports them by name under xdist,
+so :class:`LLMDriftExtension` lives at module level and learns what to compare with
+from a context variable that :class:`LLMSnapshot` sets around each assertion.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
+
+from pytest_llmdrift.errors import LLMDriftError
+from pytest_llmdrift.models import ModelSpec
+from pytest_llmdrift.reply import Reply
+from pytest_llmdrift.scorers import Score, ScoreContext, Scorer, ScorerError
+
+if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+    from syrupy.location import PyTestLocation
+    from syrupy.types import SnapshotIndex
+
+SNAPSHOT_FORMAT = "llmdrift-snapshot/1"
+FILE_EXTENSION = "llmdrift"
+REPLY_MARKER = "--- reply ---"
+_HEADER_FIELDS = (
+    "model",
+    "provider",
+    "served_model",
+    "fingerprint",
+    "prompt",
+    "system",
+    "sampling",
+    "sample",
+    "scorer",
+    "recorded",
+)
+_COMPARED_FIELDS = (*(f for f in _HEADER_FIELDS if f != "recorded"), "text")
+
+
+class SnapshotFormatError(LLMDriftError):
+    """A snapshot file that cannot be read (hand-edited or damaged)."""
+
+
+class DriftError(AssertionError):
+    """A reply drifted from its baseline (or has none). The message says what moved:
+    baseline and current model and answer, the scorer, score and threshold, a diff."""
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One baseline: the reply text and what produced it."""
+
+    text: str
+    model: str
+    provider: str = ""
+    served_model: str = ""
+    fingerprint: str | None = None
+    prompt: str | None = None
+    system: str | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    sample: int = 0
+    scorer: str = ""
+    recorded: str = ""
+
+    @classmethod
+    def from_reply(cls, reply: Reply, *, model: str, scorer: str) -> SnapshotRecord:
+        request = reply.request
+        return cls(
+            text=reply.text,
+            model=model,
+            provider=reply.provider,
+            served_model=reply.model,
+            fingerprint=reply.fingerprint,
+            prompt=request.prompt if request is not None else None,
+            system=request.system if request is not None else None,
+            sampling=dict(request.params) if request is not None else {},
+            sample=reply.sample,
+            scorer=scorer,
+            recorded=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
+
+    def render(self) -> str:
+        lines = [
+            f"# pytest-llmdrift baseline ({SNAPSHOT_FORMAT}); the reply follows the "
+            f"'{REPLY_MARKER}' line.",
+            "# Re-record with: pytest --snapshot-update --llm-model=MODEL",
+        ]
+        for name in _HEADER_FIELDS:
+            value = getattr(self, name)
+            lines.append(f"{name}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
+        lines.append(REPLY_MARKER)
+        return "\n".join(lines) + "\n" + self.text + "\n"
+
+    @classmethod
+    def parse(cls, data: str, *, source: str = "snapshot") -> SnapshotRecord:
+        head, marker, text = data.partition("\n" + REPLY_MARKER + "\n")
+        if not marker:
+            raise SnapshotFormatError(
+                f"{source}: not an llmdrift snapshot (no '{REPLY_MARKER}' line); re-record it "
+                "with --snapshot-update or restore it from version control"
+            )
+        values: dict[str, Any] = {}
+        for number, line in enumerate(head.splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            name, sep, raw = line.partition(":")
+            if not sep or name not in _HEADER_FIELDS:
+                raise SnapshotFormatError(
+                    f"{source}:{number}: unexpected header line {line!r}; the header holds "
+                    f"{', '.join(_HEADER_FIELDS)}"
+                )
+            try:
+                values[name] = json.loads(raw)
+            except ValueError as exc:
+                raise SnapshotFormatError(
+                    f"{source}:{number}: the value of {name!r} is not valid JSON ({exc}); "
+                    "fix it or re-record the snapshot with --snapshot-update"
+                ) from None
+        if not isinstance(values.get("model"), str):
+            raise SnapshotFormatError(f"{source}: the header has no 'model' line")
+        text = text[:-1] if text.endswith("\n") else text
+        try:
+            return cls(text=text, **values)
+        except TypeError as exc:
+            raise SnapshotFormatError(f"{source}: malformed header ({exc})") from None
+
+    def same_as(self, other: SnapshotRecord) -> bool:
+        """Equal in everything but the recording time (an update need not rewrite it)."""
+        return all(getattr(self, f) == getattr(other, f) for f in _COMPARED_FIELDS)
+
+
+@dataclass
+class Comparison:
+    """One ``reply == llm_snapshot`` assertion, as it runs and as it ended."""
+
+    scorer: Scorer
+    update: bool
+    context: ScoreContext
+    current: SnapshotRecord | None = None
+    baseline: SnapshotRecord | None = None
+    score: Score | None = None
+    location: str = ""
+    error: BaseException | None = None
+
+    @property
+    def drifted(self) -> bool:
+        return self.score is not None and not self.score.passed
+
+    @property
+    def served_changed(self) -> bool:
+        if self.baseline is None or self.current is None:
+            return False
+        return (self.baseline.served_model, self.baseline.fingerprint) != (
+            self.current.served_model,
+            self.current.fingerprint,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The run-record entry: baseline model and text, scorer, score, threshold."""
+        score = self.score
+        return {
+            "snapshot": self.location,
+            "scorer": score.scorer if score is not None else self.scorer.name,
+            "score": score.value if score is not None else None,
+            "threshold": score.threshold if score is not None else self.scorer.threshold,
+            "passed": score.passed if score is not None else None,
+            "detail": score.detail
+            if score is not None
+            else (str(self.error) if self.error else ""),
+            "drifted": self.drifted,
+            "baseline_model": self.baseline.model if self.baseline else None,
+            "baseline_served_model": self.baseline.served_model if self.baseline else None,
+            "baseline_fingerprint": self.baseline.fingerprint if self.baseline else None,
+            "baseline_text": self.baseline.text if self.baseline else None,
+            "baseline_scorer": self.baseline.scorer if self.baseline else None,
+            "current_model": self.current.model if self.current else None,
+            "current_served_model": self.current.served_model if self.current else None,
+            "current_fingerprint": self.current.fingerprint if self.current else None,
+            "served_changed": self.served_changed,
+            "updated": self.update,
+        }
+
+    def message(self) -> list[str]:
+        """What drifted, for the assertion failure."""
+        if self.error is not None:
+            return [f"{type(self.error).__name__}: {self.error}"]
+        if self.baseline is None:
+            return [
+                f"no baseline recorded at {self.location}: record one with "
+                "pytest --snapshot-update --llm-model=MODEL (and commit it)"
+            ]
+        current, baseline, score = self.current, self.baseline, self.score
+        assert current is not None
+        assert score is not None
+        lines = [
+            f"the reply drifted from its baseline: {score.scorer} scored {score.value:.2f}, "
+            f"below the threshold {score.threshold:.2f} ({score.detail})",
+            f"baseline: {_who(baseline)}, recorded {baseline.recorded or '?'}",
+            *_indent(_excerpt(baseline.text)),
+            f"current:  {_who(current)}",
+            *_indent(_excerpt(current.text)),
+        ]
+        if baseline.scorer and baseline.scorer != score.scorer:
+            lines.append(f"note: the baseline was recorded under {baseline.scorer}")
+        diff = list(
+            difflib.unified_diff(
+                baseline.text.splitlines(),
+                current.text.splitlines(),
+                "baseline",
+                "current",
+                lineterm="",
+                n=1,
+            )
+        )
+        if diff:
+            lines.append("diff:")
+            lines.extend(_indent(diff[:40] + (["..."] if len(diff) > 40 else [])))
+        return lines
+
+
+def _who(record: SnapshotRecord) -> str:
+    served = record.served_model
+    text = (
+        record.model
+        if not served or served == record.model
+        else f"{record.model} (served {served})"
+    )
+    return text + (f", fingerprint {record.fingerprint}" if record.fingerprint else "")
+
+
+def _excerpt(text: str, limit: int = 600) -> list[str]:
+    trimmed = text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
+    return trimmed.splitlines() or [""]
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
+
+
+_COMPARISON: contextvars.ContextVar[Comparison | None] = contextvars.ContextVar(
+    "llmdrift_comparison", default=None
+)
+
+
+def baseline_name(item: Any) -> str | None:
+    """The item's parametrisation id without its model, or None when the item is not
+    pinned to a model. ``test_prime[7-demo-2023-03]`` -> ``7``; ``test_x[gpt-4o]`` -> ``""``."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    spec = callspec.params.get("llm", callspec.params.get("llm_model"))
+    if not isinstance(spec, ModelSpec):
+        return None
+    full: str = callspec.id
+    ids = list(getattr(callspec, "_idlist", ()))
+    if "-".join(ids) == full and spec.text in ids:
+        ids.reverse()
+        ids.remove(spec.text)  # the model's id, added last by the plugin
+        ids.reverse()
+        return "-".join(ids)
+    if full == spec.text:
+        return ""
+    if full.endswith("-" + spec.text):
+        return full[: -len(spec.text) - 1]
+    return full
+
+
+class LLMDriftExtension(SingleFileSnapshotExtension):
+    """The syrupy extension behind ``llm_snapshot``."""
+
+    file_extension = FILE_EXTENSION
+    _write_mode = WriteMode.TEXT
+
+    @classmethod
+    def matches_test_location(
+        cls, *, test_location: PyTestLocation, snapshot_location: str
+    ) -> bool:
+        # The baseline's name lacks the model's id, so syrupy's own check (which
+        # wants the full parametrised name) is widened to the model-free name.
+        if super().matches_test_location(
+            test_location=test_location, snapshot_location=snapshot_location
+        ):
+            return True
+        location = Path(snapshot_location)
+        stem = cls._snapshot_stem(location.name)
+        if stem is None or location.parent.name != test_location.basename:
+            return False
+        if not test_location.matches_snapshot_site(snapshot_location):
+            return False
+        base = cls.get_snapshot_name(test_location=test_location, index=0)
+        return stem == base or stem.startswith((f"{base}.", f"{base}["))
+
+    @classmethod
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        name = super().get_snapshot_name(test_location=test_location, index=index)
+        ids = baseline_name(test_location.item)
+        if ids is None:
+            return name
+        original = getattr(test_location.item, "originalname", test_location.methodname)
+        prefix = f"{test_location.classname}." if test_location.classname else ""
+        suffix = ""
+        if isinstance(index, str):
+            suffix = f"[{index}]"
+        elif index:
+            suffix = f".{index}"
+        stem = f"{prefix}{original}" + (f"[{ids}]" if ids else "") + suffix
+        return cls._sanitize_filename(stem)[: cls._max_stem_length()]
+
+    def serialize(self, data: Any, **kwargs: Any) -> str:
+        comparison = _COMPARISON.get()
+        if not isinstance(data, Reply):
+            raise TypeError(
+                "llm_snapshot compares replies from the llm fixture "
+                f"(assert reply == llm_snapshot), not {type(data).__name__}"
+            )
+        scorer = comparison.scorer.name if comparison else ""
+        model = data.requested_model
+        return SnapshotRecord.from_reply(data, model=model, scorer=scorer).render()
+
+    def matches(self, *, serialized_data: Any, snapshot_data: Any) -> bool:
+        comparison = _COMPARISON.get()
+        current = SnapshotRecord.parse(str(serialized_data), source="the current reply")
+        try:
+            baseline = SnapshotRecord.parse(str(snapshot_data), source=_source(comparison))
+        except SnapshotFormatError as exc:
+            if comparison is not None:
+                comparison.error = exc
+            if comparison is not None and comparison.update:
+                return False  # --snapshot-update rewrites a damaged file
+            raise
+        if comparison is None:  # used outside llm_snapshot: compare text exactly
+            return baseline.text == current.text
+        comparison.current, comparison.baseline = current, baseline
+        if comparison.update:
+            # --snapshot-update records this model's reply as the new baseline,
+            # unless nothing but the recording time would change.
+            return baseline.same_as(current)
+        try:
+            comparison.score = comparison.scorer.score(
+                baseline=baseline.text, current=current.text, context=comparison.context
+            )
+        except ScorerError as exc:
+            comparison.error = exc
+            raise
+        return comparison.score.passed
+
+    def diff_lines(self, serialized_data: Any, snapshot_data: Any) -> Iterator[str]:
+        comparison = _COMPARISON.get()
+        if comparison is not None and comparison.score is not None:
+            yield from comparison.message()
+        else:
+            yield from super().diff_lines(serialized_data, snapshot_data)
+
+
+def _source(comparison: Comparison | None) -> str:
+    return comparison.location if comparison and comparison.location else "the snapshot file"
+
+
+class LLMSnapshot:
+    """The ``llm_snapshot`` fixture: ``assert reply == llm_snapshot`` scores the reply
+    against this test's baseline with the default scorer (ini ``llm_scorer``);
+    ``assert reply == llm_snapshot(scorer)`` picks one; ``name=`` gives a stable name
+    (use it inside ``@given``, where indexes would count up per example)."""
+
+    def __init__(
+        self,
+        assertion: SnapshotAssertion,
+        *,
+        default_scorer: Scorer,
+        context: ScoreContext,
+        on_compare: Callable[[Comparison], None],
+        model: ModelSpec | None = None,
+    ) -> None:
+        self._assertion = assertion
+        self.default_scorer = default_scorer
+        self._context = context
+        self._on_compare = on_compare
+        self._model = model
+        self.last: Comparison | None = None
+
+    def __call__(self, scorer: Scorer | None = None, *, name: str | None = None) -> _Bound:
+        return _Bound(self, scorer or self.default_scorer, name)
+
+    def __eq__(self, other: object) -> bool:
+        return self._compare(other, self.default_scorer, None)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"llm_snapshot({self.default_scorer.name})"
+
+    def _compare(self, reply: object, scorer: Scorer, name: str | None) -> bool:
+        __tracebackhide__ = True
+        if not isinstance(reply, Reply):
+            raise TypeError(
+                "llm_snapshot compares replies from the llm fixture "
+                f"(assert reply == llm_snapshot), not {type(reply).__name__}"
+            )
+        assertion = self._assertion(name=name) if name else self._assertion
+        comparison = Comparison(
+            scorer=scorer,
+            update=bool(assertion.session.update_snapshots),
+            context=replace(self._context, prompt=reply.request.prompt if reply.request else None),
+        )
+        location = assertion.extension.get_location(
+            test_location=assertion.test_location, index=assertion.index
+        )
+        comparison.location = _relative(location)
+        token = _COMPARISON.set(comparison)
+        try:
+            passed = bool(assertion == reply)
+        finally:
+            _COMPARISON.reset(token)
+        self.last = comparison
+        self._on_compare(comparison)
+        if comparison.update:
+            return True
+        if comparison.error is not None:
+            # A fresh exception: the original's traceback runs through syrupy.
+            raise type(comparison.error)(str(comparison.error)) from None
+        if not passed:
+            # Raised rather than returned: pytest would cut a long assertion
+            # explanation to a few lines, and what drifted is the whole point.
+            raise DriftError("\n".join(comparison.message()))
+        return True
+
+
+class _Bound:
+    def __init__(self, snapshot: LLMSnapshot, scorer: Scorer, name: str | None) -> None:
+        self._snapshot = snapshot
+        self.scorer = scorer
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        __tracebackhide__ = True
+        return self._snapshot._compare(other, self.scorer, self.name)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"llm_snapshot({self.scorer.name})"
+
+
+def _relative(location: str) -> str:
+    try:
+        return str(Path(location).relative_to(Path.cwd()))
+    except ValueError:
+        return location

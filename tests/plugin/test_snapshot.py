@@ -1,0 +1,313 @@
+"""llm_snapshot end to end: record, compare across models, update, share baselines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
+
+SUITE = '''
+import pytest
+from pytest_llmdrift.scorers import extract, similar
+
+PROMPT = "Is {n} a prime number? Think step by step, then answer [Yes] or [No]."
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 9])
+def test_prime(llm, llm_snapshot, n):
+    reply = llm(PROMPT.format(n=n), temperature=0)
+    assert reply == llm_snapshot(extract(r"\\[(Yes|No)\\]"))
+
+
+def test_story(llm, llm_snapshot):
+    reply = llm("Describe the sea in one sentence.", temperature=0)
+    assert reply == llm_snapshot(similar(min=0.6))
+'''
+
+PRIME = {2: True, 3: True, 4: False, 5: True, 9: False}
+SEA = "The sea is a vast, restless body of salt water that covers most of the planet."
+
+
+def behaviour(request: RecordedRequest) -> ScriptedReply:
+    """model-a: right, with reasoning. model-b: says No to 3 and 5 (drift in the answer).
+    model-c: right, but reworded, served under a new name and fingerprint."""
+    model = request.model
+    match = re.search(r"Is (\d+) a prime", request.prompt)
+    if match is None:
+        sea = SEA if model != "model-c" else (
+            "The sea is a vast and restless body of salt water covering most of the planet."
+        )
+        return ScriptedReply(sea, fingerprint="fp_a")
+    n = int(match.group(1))
+    answer = PRIME[n]
+    if model == "model-a":
+        return ScriptedReply(
+            f"Let's check divisors of {n} up to its square root. So the answer is "
+            f"[{'Yes' if answer else 'No'}].",
+            fingerprint="fp_a",
+        )
+    if model == "model-b":
+        if n in (3, 5):
+            answer = False
+        return ScriptedReply(f"[{'Yes' if answer else 'No'}]", fingerprint="fp_b")
+    return ScriptedReply(
+        f"Checking {n}: the verdict is [{'Yes' if answer else 'No'}]",
+        model="model-c-2026-11-01",
+        fingerprint="fp_c",
+    )
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, server: ModelServer) -> pytest.Pytester:
+    server.set_reply(behaviour)
+    pytester.makepyfile(test_drift=SUITE)
+    return pytester
+
+
+def snapshot_files(pytester: pytest.Pytester) -> dict[str, str]:
+    folder = pytester.path / "__snapshots__" / "test_drift"
+    return {p.name: p.read_text() for p in sorted(folder.glob("*"))} if folder.exists() else {}
+
+
+def test_the_lifecycle(suite: pytest.Pytester, xdist_args: list[str]) -> None:
+    # 1. record model A's replies as the baseline
+    result = suite.runpytest("--llm-model=openai:model-a", "--snapshot-update", *xdist_args)
+    result.assert_outcomes(passed=6)
+    files = snapshot_files(suite)
+    assert sorted(files) == [
+        "test_prime[2].llmdrift",
+        "test_prime[3].llmdrift",
+        "test_prime[4].llmdrift",
+        "test_prime[5].llmdrift",
+        "test_prime[9].llmdrift",
+        "test_story.llmdrift",
+    ]  # one baseline per test: the model is not in the name
+
+    # 2. model A again passes
+    suite.runpytest("--llm-model=openai:model-a", *xdist_args).assert_outcomes(passed=6)
+
+    # 3. model B fails exactly the tests whose extracted answer moved
+    result = suite.runpytest("--llm-model=openai:model-b", "-rf", *xdist_args)
+    result.assert_outcomes(passed=4, failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "FAILED test_drift.py::test_prime[[]3-openai:model-b[]]*",
+            "FAILED test_drift.py::test_prime[[]5-openai:model-b[]]*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*DriftError: the reply drifted from its baseline: extract(*) scored 0.00, "
+            "below the threshold 1.00 (answer changed: 'yes' -> 'no')",
+            "*baseline: model-a, fingerprint fp_a, recorded *",
+            "*Let's check divisors of ? up to its square root. So the answer is [[]Yes].*",
+            "*current:  model-b, fingerprint fp_b*",
+            "*[[]No]*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "snapshots: 2 of 6 comparison(s) drifted",
+            "*DRIFT test_drift.py::test_prime[[]?-openai:model-b[]]: extract(*) 0.00 < 1.00: "
+            "answer changed: 'yes' -> 'no' (baseline model-a)",
+        ]
+    )
+
+    # 4. model C rewords, is served under another name: passes, and the summary says so
+    result = suite.runpytest("--llm-model=openai:model-c", *xdist_args)
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "snapshots: 0 of 6 comparison(s) drifted",
+            "*served-model change against the baseline in test_drift.py::test_*: "
+            "model-a (fp_a) -> model-c-2026-11-01 (fp_c)",
+        ]
+    )
+
+    # 5. two models in one run share the baseline and delete nothing
+    result = suite.runpytest(
+        "--llm-model=openai:model-a", "--llm-model=openai:model-b", *xdist_args
+    )
+    result.assert_outcomes(passed=10, failed=2)
+    assert snapshot_files(suite) == files
+
+    # 6. --snapshot-update moves the baseline to model B
+    suite.runpytest("--llm-model=openai:model-b", "--snapshot-update", *xdist_args)
+    moved = snapshot_files(suite)
+    assert sorted(moved) == sorted(files)
+    assert '"model-b"' in moved["test_prime[3].llmdrift"]
+    suite.runpytest("--llm-model=openai:model-b", *xdist_args).assert_outcomes(passed=6)
+    result = suite.runpytest("--llm-model=openai:model-a", *xdist_args)
+    result.assert_outcomes(passed=4, failed=2)
+
+
+def test_the_snapshot_file_is_readable_and_complete(suite: pytest.Pytester) -> None:
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
+    text = snapshot_files(suite)["test_prime[3].llmdrift"]
+    lines = text.splitlines()
+    assert lines[0].startswith("# pytest-llmdrift baseline (llmdrift-snapshot/1)")
+    header = dict(line.split(": ", 1) for line in lines[2:] if ": " in line and not
+                  line.startswith("Let"))
+    assert header["model"] == '"model-a"'
+    assert header["provider"] == '"openai"'
+    assert header["served_model"] == '"model-a"'
+    assert header["fingerprint"] == '"fp_a"'
+    assert header["prompt"] == (
+        '"Is 3 a prime number? Think step by step, then answer [Yes] or [No]."'
+    )
+    assert header["sampling"] == '{"temperature": 0}'
+    assert header["scorer"] == "\"extract('\\\\\\\\[(Yes|No)\\\\\\\\]')\""
+    assert re.fullmatch(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', header["recorded"])
+    assert lines[-2] == "--- reply ---"
+    assert lines[-1] == "Let's check divisors of 3 up to its square root. So the answer is [Yes]."
+
+
+def test_an_unchanged_reply_is_not_rewritten_on_update(suite: pytest.Pytester) -> None:
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
+    before = snapshot_files(suite)
+    path = suite.path / "__snapshots__" / "test_drift" / "test_story.llmdrift"
+    stamp = path.stat().st_mtime_ns
+    result = suite.runpytest("--llm-model=openai:model-a", "--snapshot-update")
+    result.assert_outcomes(passed=6)
+    assert snapshot_files(suite) == before
+    assert path.stat().st_mtime_ns == stamp
+
+
+def test_selecting_with_k_and_updating_deletes_nothing(
+    suite: pytest.Pytester, xdist_args: list[str]
+) -> None:
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
+    files = snapshot_files(suite)
+    result = suite.runpytest(
+        "--llm-model=openai:model-b", "--snapshot-update", "-k", "story", *xdist_args
+    )
+    result.assert_outcomes(passed=1)
+    assert sorted(snapshot_files(suite)) == sorted(files)
+    assert snapshot_files(suite)["test_prime[3].llmdrift"] == files["test_prime[3].llmdrift"]
+    suite.runpytest("--llm-model=openai:model-a", "-k", "prime", *xdist_args).assert_outcomes(
+        passed=5
+    )
+
+
+def test_update_with_two_models_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "--llm-model=openai:model-a", "--llm-model=openai:model-b", "--snapshot-update"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*--snapshot-update records one model's replies as the baseline; 2 models are pinned*"]
+    )
+
+
+def test_a_missing_baseline_says_how_to_record_one(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--llm-model=openai:model-a", "-k", "story")
+    result.assert_outcomes(failed=1, deselected=5)
+    result.stdout.fnmatch_lines(
+        ["*no baseline recorded at __snapshots__*test_story.llmdrift: record one with "
+         "pytest --snapshot-update --llm-model=MODEL*"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: text.replace("--- reply ---", "--- oops ---"),
+         "*SnapshotFormatError: *test_story.llmdrift: not an llmdrift snapshot (no '--- reply "
+         "---' line)*"),
+        (lambda text: text.replace('model: "model-a"', "model: model-a"),
+         "*SnapshotFormatError: *test_story.llmdrift:3: the value of 'model' is not valid JSON*"),
+        (lambda text: text.replace("provider:", "colour:"),
+         "*SnapshotFormatError: *test_story.llmdrift:4: unexpected header line 'colour*"),
+    ],
+)
+def test_a_malformed_snapshot_names_the_file(suite: pytest.Pytester, damage, message) -> None:  # type: ignore[no-untyped-def]
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
+    path = suite.path / "__snapshots__" / "test_drift" / "test_story.llmdrift"
+    path.write_text(damage(path.read_text()))
+    result = suite.runpytest("--llm-model=openai:model-a", "-k", "story")
+    result.assert_outcomes(failed=1, deselected=5)
+    result.stdout.fnmatch_lines([message])
+    # --snapshot-update repairs it
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update", "-k", "story")
+    suite.runpytest("--llm-model=openai:model-a").assert_outcomes(passed=6)
+
+
+def test_default_scorer_from_the_ini(suite: pytest.Pytester) -> None:
+    suite.makepyfile(
+        test_default="""
+        def test_story(llm, llm_snapshot):
+            assert llm("Is 2 a prime number? answer") == llm_snapshot
+        """
+    )
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update", "test_default.py")
+    # model-b answers "[Yes]" instead of a sentence: fails the default similar(min=0.8)
+    result = suite.runpytest("--llm-model=openai:model-b", "test_default.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*similar(min=0.8) scored 0.*"])
+    suite.makeini('[pytest]\nllm_scorer = extract(r"\\[(Yes|No)\\]")\n')
+    suite.runpytest("--llm-model=openai:model-b", "test_default.py").assert_outcomes(passed=1)
+
+
+def test_a_bad_ini_scorer_is_a_usage_error(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nllm_scorer = __import__('os').system('echo hi')\n")
+    result = suite.runpytest("--llm-model=openai:model-a")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini key llm_scorer: *"])
+
+
+JUDGED = '''
+from pytest_llmdrift.scorers import judge
+
+def test_story(llm, llm_snapshot):
+    assert llm("Describe the sea in one sentence.") == llm_snapshot(
+        judge("describes the sea", min=0.7)
+    )
+'''
+
+
+def test_the_judge_scorer_uses_the_judge_model_and_caches_its_verdict(
+    pytester: pytest.Pytester, server: ModelServer
+) -> None:
+    verdicts = {"text": '{"score": 0.9, "reason": "both describe the sea"}'}
+
+    def reply(request: RecordedRequest) -> str:
+        if request.model == "judge-model":
+            assert "Requirement: describes the sea" in request.prompt
+            assert "Question: Describe the sea in one sentence." in request.prompt
+            return verdicts["text"]
+        return SEA if request.model == "model-a" else "Waves and salt, as far as eyes can see."
+
+    server.set_reply(reply)
+    pytester.makepyfile(test_judged=JUDGED)
+    pytester.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=1)
+    args = ("--llm-model=openai:model-b", "--llm-judge=openai:judge-model")
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    judge_calls = sum(1 for r in server.requests if r.model == "judge-model")
+    assert judge_calls == 1
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+    assert sum(1 for r in server.requests if r.model == "judge-model") == 1  # cached
+
+    verdicts["text"] = "It is fine, I think."
+    result = pytester.runpytest(*args, "--llm-cache=refresh")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ScorerError: the judge's verdict could not be read*It is fine, I think.*"]
+    )
+    result = pytester.runpytest("--llm-model=openai:model-b")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the judge scorer needs a judge model: pass --llm-judge=MODEL*"])
+
+
+def test_comparing_something_else_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(llm_snapshot):\n    assert 'text' == llm_snapshot\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*llm_snapshot compares replies from the llm fixture*not str*"])
+
+
+def test_snapshots_live_beside_the_test_module(suite: pytest.Pytester) -> None:
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update")
+    assert Path(suite.path / "__snapshots__" / "test_drift").is_dir()
