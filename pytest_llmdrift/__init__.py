@@ -23,13 +23,31 @@ _EXPORTS = {
     "BudgetExceeded": "pytest_llmdrift.errors",
     "Provider": "pytest_llmdrift.providers",
     "ProviderOptions": "pytest_llmdrift.providers",
+    "Score": "pytest_llmdrift.scorers",
+    "ScoreContext": "pytest_llmdrift.scorers",
+    "Scorer": "pytest_llmdrift.scorers",
+    "ScorerError": "pytest_llmdrift.scorers",
+    "all_of": "pytest_llmdrift.scorers",
+    "embedding": "pytest_llmdrift.scorers",
+    "exact": "pytest_llmdrift.scorers",
+    "extract": "pytest_llmdrift.scorers",
+    "json_match": "pytest_llmdrift.scorers",
+    "judge": "pytest_llmdrift.scorers",
+    "numeric": "pytest_llmdrift.scorers",
+    "refusal": "pytest_llmdrift.scorers",
+    "similar": "pytest_llmdrift.scorers",
+    "DriftError": "pytest_llmdrift.snapshot",
+    "LLMSnapshot": "pytest_llmdrift.snapshot",
+    "SnapshotFormatError": "pytest_llmdrift.snapshot",
 }
 
 __all__ = [
     "LLM",
     "BudgetExceeded",
     "ChatRequest",
+    "DriftError",
     "LLMDriftError",
+    "LLMSnapshot",
     "MissingCredentials",
     "ModelSpec",
     "Provider",
@@ -37,8 +55,22 @@ __all__ = [
     "ProviderOptions",
     "ReplayMiss",
     "Reply",
+    "Score",
+    "ScoreContext",
+    "Scorer",
+    "ScorerError",
+    "SnapshotFormatError",
     "Usage",
     "__version__",
+    "all_of",
+    "embedding",
+    "exact",
+    "extract",
+    "json_match",
+    "judge",
+    "numeric",
+    "refusal",
+    "similar",
 ]
 
 if TYPE_CHECKING:
@@ -53,6 +85,22 @@ if TYPE_CHECKING:
     from pytest_llmdrift.models import ModelSpec
     from pytest_llmdrift.providers import Provider, ProviderOptions
     from pytest_llmdrift.reply import ChatRequest, Reply, Usage
+    from pytest_llmdrift.scorers import (
+        Score,
+        ScoreContext,
+        Scorer,
+        ScorerError,
+        all_of,
+        embedding,
+        exact,
+        extract,
+        json_match,
+        judge,
+        numeric,
+        refusal,
+        similar,
+    )
+    from pytest_llmdrift.snapshot import DriftError, LLMSnapshot, SnapshotFormatError
 
 
 def __getattr__(name: str) -> Any:

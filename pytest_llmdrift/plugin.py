@@ -460,23 +460,37 @@ def _drift_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool
         )
     if len(drifted) > DRIFT_LINES_SHOWN:
         yield f"  ... and {len(drifted) - DRIFT_LINES_SHOWN} more", red
-    changes = record.served_changes()
-    for item, comparison in changes[:DRIFT_LINES_SHOWN]:
-        yield (
-            (
-                f"  served-model change against the baseline in {item.nodeid}: "
-                f"{_served(comparison, 'baseline')} -> {_served(comparison, 'current')}"
-            ),
-            {"yellow": True},
+    # Which baselines each model was compared with, and served-model changes (the
+    # same pinned model served under another name or fingerprint), counted.
+    pairs: dict[tuple[str, str, bool], int] = {}
+    for _item, comparison in comparisons:
+        if comparison.get("baseline_model") is None:
+            continue
+        key = (
+            _served(comparison, "baseline"),
+            _served(comparison, "current"),
+            bool(comparison.get("served_changed")),
         )
-    if len(changes) > DRIFT_LINES_SHOWN:
-        yield f"  ... and {len(changes) - DRIFT_LINES_SHOWN} more served-model changes", plain
+        pairs[key] = pairs.get(key, 0) + 1
+    for (before, now, changed), count in sorted(pairs.items()):
+        if changed:
+            yield (
+                (
+                    f"  served-model change against the baseline: {before} -> {now} "
+                    f"in {count} comparison(s)"
+                ),
+                {"yellow": True, "bold": True},
+            )
+        elif before != now:
+            yield f"  compared {now} with baselines from {before}: {count} comparison(s)", plain
 
 
 def _served(comparison: dict[str, Any], which: str) -> str:
-    served = comparison.get(f"{which}_served_model") or "?"
+    model = comparison.get(f"{which}_model") or "?"
+    served = comparison.get(f"{which}_served_model") or model
     fingerprint = comparison.get(f"{which}_fingerprint")
-    return served + (f" ({fingerprint})" if fingerprint else "")
+    text = model if served == model else f"{model} (served {served})"
+    return text + (f", {fingerprint}" if fingerprint else "")
 
 
 __all__ = ["ENGINE_KEY", "RECORD_KEY", "REPLIES_KEY", "llm", "llm_model", "llm_snapshot"]

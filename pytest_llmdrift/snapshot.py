@@ -165,8 +165,12 @@ class Comparison:
 
     @property
     def served_changed(self) -> bool:
+        """The same pinned model as the baseline's, served under another name or
+        fingerprint: the provider changed something under the name."""
         if self.baseline is None or self.current is None:
             return False
+        if self.baseline.model != self.current.model:
+            return False  # a different model was pinned on purpose
         return (self.baseline.served_model, self.baseline.fingerprint) != (
             self.current.served_model,
             self.current.fingerprint,

@@ -116,14 +116,14 @@ def test_the_lifecycle(suite: pytest.Pytester, xdist_args: list[str]) -> None:
         ]
     )
 
-    # 4. model C rewords, is served under another name: passes, and the summary says so
+    # 4. model C only rewords (and is served under a dated name): it passes
     result = suite.runpytest("--llm-model=openai:model-c", *xdist_args)
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(
         [
             "snapshots: 0 of 6 comparison(s) drifted",
-            "*served-model change against the baseline in test_drift.py::test_*: "
-            "model-a (fp_a) -> model-c-2026-11-01 (fp_c)",
+            "  compared model-c (served model-c-2026-11-01), fp_c with baselines from "
+            "model-a, fp_a: 5 comparison(s)",
         ]
     )
 
@@ -142,6 +142,27 @@ def test_the_lifecycle(suite: pytest.Pytester, xdist_args: list[str]) -> None:
     suite.runpytest("--llm-model=openai:model-b", *xdist_args).assert_outcomes(passed=6)
     result = suite.runpytest("--llm-model=openai:model-a", *xdist_args)
     result.assert_outcomes(passed=4, failed=2)
+
+
+def test_a_served_model_change_under_the_same_name_is_stated_even_when_passing(
+    suite: pytest.Pytester, server: ModelServer
+) -> None:
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
+
+    def refitted(request: RecordedRequest) -> ScriptedReply:
+        reply = behaviour(request)
+        return ScriptedReply(reply.text, model="model-a-0613", fingerprint="fp_a2")
+
+    server.set_reply(refitted)
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-cache=refresh")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(
+        [
+            "snapshots: 0 of 6 comparison(s) drifted",
+            "  served-model change against the baseline: model-a, fp_a -> "
+            "model-a (served model-a-0613), fp_a2 in 6 comparison(s)",
+        ]
+    )
 
 
 def test_the_snapshot_file_is_readable_and_complete(suite: pytest.Pytester) -> None:

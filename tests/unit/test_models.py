@@ -83,3 +83,12 @@ def test_a_colon_name_gets_a_prefix_suggestion() -> None:
         ModelSpecError, match=r"write|prefix it with its provider, e.g. openai:llama3.1:8b"
     ):
         parse_model_spec("llama3.1:8b")
+
+
+def test_public_api_names_resolve() -> None:
+    import pytest_llmdrift
+
+    for name in pytest_llmdrift.__all__:
+        assert getattr(pytest_llmdrift, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pytest_llmdrift.nope  # noqa: B018
