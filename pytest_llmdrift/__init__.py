@@ -17,6 +17,7 @@ _EXPORTS = {
     "ModelSpec": "pytest_llmdrift.models",
     "LLM": "pytest_llmdrift.client",
     "LLMDriftError": "pytest_llmdrift.errors",
+    "LLMDriftWarning": "pytest_llmdrift.errors",
     "ProviderError": "pytest_llmdrift.errors",
     "MissingCredentials": "pytest_llmdrift.errors",
     "ReplayMiss": "pytest_llmdrift.errors",
@@ -47,6 +48,7 @@ __all__ = [
     "ChatRequest",
     "DriftError",
     "LLMDriftError",
+    "LLMDriftWarning",
     "LLMSnapshot",
     "MissingCredentials",
     "ModelSpec",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
     from pytest_llmdrift.errors import (
         BudgetExceeded,
         LLMDriftError,
+        LLMDriftWarning,
         MissingCredentials,
         ProviderError,
         ReplayMiss,

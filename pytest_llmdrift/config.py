@@ -28,24 +28,22 @@ class SettingsError(ValueError):
     """A setting with a bad value; the message names where it came from."""
 
 
-def parse_positive_int(value: str) -> int:
+def _parse_int(value: str, minimum: int) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        number = 0
-    if number < 1 or str(value).strip() != str(number):
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}")
+        number = minimum - 1
+    if number < minimum or str(value).strip() != str(number):
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value!r}")
     return number
+
+
+def parse_positive_int(value: str) -> int:
+    return _parse_int(value, 1)
 
 
 def parse_non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = -1
-    if number < 0 or str(value).strip() != str(number):
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value!r}")
-    return number
+    return _parse_int(value, 0)
 
 
 def parse_seconds(value: str) -> float:

@@ -7,6 +7,11 @@ class LLMDriftError(Exception):
     """Base class of the errors this plugin raises into a test."""
 
 
+class LLMDriftWarning(UserWarning):
+    """Something worth a look that does not fail the test (e.g. a new baseline in
+    which the scorer finds no answer)."""
+
+
 class ProviderError(LLMDriftError):
     """A provider call failed (after the SDK's own retries). Never cached."""
 

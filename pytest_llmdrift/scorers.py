@@ -84,8 +84,22 @@ class Scorer(Protocol):
     ) -> Score: ...
 
 
+def _literal(value: Any) -> str:
+    """``repr``, but a string with backslashes reads as the raw literal the user
+    wrote (a raw string rather than doubled backslashes) when that is exact."""
+    if (
+        isinstance(value, str)
+        and "\\" in value
+        and "'" not in value
+        and value.isprintable()
+        and not value.endswith("\\")
+    ):
+        return f"r'{value}'"
+    return repr(value)
+
+
 def _args(*args: Any, **kwargs: Any) -> str:
-    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    parts = [_literal(a) for a in args] + [f"{k}={_literal(v)}" for k, v in kwargs.items()]
     return ", ".join(parts)
 
 
@@ -183,8 +197,7 @@ class Extract(BaseScorer):
             )
         if normalize is not None and not callable(normalize):
             raise ValueError(
-                f"extract(normalize=...) must be a function (str -> str) or None, "
-                f"got {normalize!r}"
+                f"extract(normalize=...) must be a function (str -> str) or None, got {normalize!r}"
             )
         self.pattern = pattern
         self.group = group
@@ -215,9 +228,9 @@ class Extract(BaseScorer):
     def _score(self, baseline: str, current: str, context: ScoreContext) -> tuple[float, str]:
         want, got = self.answer(baseline), self.answer(current)
         if got is None:
-            return 0.0, f"no answer found in the current reply (pattern {self.pattern!r})"
+            return 0.0, f"no answer found in the current reply (pattern {_literal(self.pattern)})"
         if want is None:
-            return 0.0, f"no answer found in the baseline (pattern {self.pattern!r})"
+            return 0.0, f"no answer found in the baseline (pattern {_literal(self.pattern)})"
         if want == got:
             return 1.0, f"same answer: {want!r}"
         return 0.0, f"answer changed: {want!r} -> {got!r}"
@@ -372,17 +385,19 @@ def parse_json_reply(text: str) -> Any:
     candidates = [text.strip()]
     candidates += [m.group(1).strip() for m in _FENCE.finditer(text)]
     decoder = json.JSONDecoder()
+    # RecursionError: a degenerate reply ("[[[[..." from a repetition loop) nests deeper
+    # than json can parse; it holds no JSON rather than crashing the scorer.
     for candidate in candidates:
         try:
             return json.loads(candidate)
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     for index, char in enumerate(text):
         if char in "{[":
             try:
                 value, _ = decoder.raw_decode(text, index)
                 return value
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
     raise ValueError("no JSON found")
 
@@ -725,6 +740,8 @@ class Judge(BaseScorer):
                 "the judge scorer needs a judge model: pass --llm-judge=MODEL "
                 "(or set llm_judge in the ini file)"
             )
+        if baseline == current:
+            return 1.0, "identical (the judge was not asked)"
         verdict = context.judge(self.prompt(baseline, current, context.prompt))
         value, reason = self.parse_verdict(verdict)
         detail = f"judge score {value:.2f}"

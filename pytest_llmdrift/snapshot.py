@@ -19,6 +19,7 @@ import contextvars
 import difflib
 import json
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from pytest_llmdrift.errors import LLMDriftError
+from pytest_llmdrift.errors import LLMDriftError, LLMDriftWarning
 from pytest_llmdrift.models import ModelSpec
 from pytest_llmdrift.reply import Reply
 from pytest_llmdrift.scorers import Score, ScoreContext, Scorer, ScorerError
@@ -435,6 +436,7 @@ class LLMSnapshot:
         self.last = comparison
         self._on_compare(comparison)
         if comparison.update:
+            _check_new_baseline(scorer, reply, comparison.location)
             return True
         if comparison.error is not None:
             # A fresh exception: the original's traceback runs through syrupy.
@@ -444,6 +446,24 @@ class LLMSnapshot:
             # explanation to a few lines, and what drifted is the whole point.
             raise DriftError("\n".join(comparison.message()))
         return True
+
+
+def _check_new_baseline(scorer: Scorer, reply: Reply, location: str) -> None:
+    """Warn when a baseline being recorded would fail its own scorer (e.g. extract
+    finds no answer in it): every later run would fail against it."""
+    try:
+        score = scorer.score(baseline=reply.text, current=reply.text, context=ScoreContext())
+    except ScorerError:
+        return  # needs a model (judge): not checked offline
+    if not score.passed:
+        warnings.warn(
+            LLMDriftWarning(
+                f"the baseline recorded at {location} fails its own scorer ({score.scorer}: "
+                f"{score.detail}); later runs will fail against it. Check the prompt, or "
+                "the scorer's pattern."
+            ),
+            stacklevel=4,  # the test's own line: test -> __eq__ -> _compare -> here
+        )
 
 
 class _Bound:

@@ -8,7 +8,6 @@ not sent. ``max_tokens`` is required by the API; 1024 is used when a test gives 
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmdrift.providers.base import SDKProvider
@@ -64,21 +63,8 @@ class AnthropicProvider(SDKProvider["anthropic.Anthropic"]):
         client = self.client()
         import anthropic
 
-        started = time.perf_counter()
-        try:
-            response = client.messages.create(**self.build_kwargs(model, request))
-        except anthropic.APIStatusError as exc:
-            raise self.error(model, exc.status_code, exc.message) from None
-        except anthropic.APIConnectionError as exc:
-            raise self.error(model, None, str(exc)) from None
-        except TypeError as exc:  # an argument the SDK does not know
-            raise TypeError(
-                f"{self.name} does not accept an argument passed to llm(): {exc}; pass "
-                "provider-specific fields with extra_body={...}"
-            ) from None
-        except (anthropic.AnthropicError, ValueError) as exc:
-            raise self.error(model, 200, f"unreadable response: {exc}") from None
-        latency = time.perf_counter() - started
+        kwargs = self.build_kwargs(model, request)
+        response, latency = self.call(anthropic, model, lambda: client.messages.create(**kwargs))
         text = "".join(
             getattr(block, "text", "") for block in response.content if block.type == "text"
         )

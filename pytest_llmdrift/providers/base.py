@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from pytest_llmdrift.errors import MissingCredentials
 from pytest_llmdrift.providers import ProviderError, ProviderOptions, redact, status_error
 
 ClientT = TypeVar("ClientT")
+ResponseT = TypeVar("ResponseT")
 
 
 class SDKProvider(Generic[ClientT]):
@@ -64,6 +67,27 @@ class SDKProvider(Generic[ClientT]):
             if self._client is None:
                 self._client = self.make_client()
             return self._client
+
+    def call(self, sdk: Any, model: str, send: Callable[[], ResponseT]) -> tuple[ResponseT, float]:
+        """Run ``send()`` (one SDK request) and return its response and latency,
+        turning the SDK's exceptions (``sdk`` is the imported SDK module; both official
+        SDKs share these names) into :class:`ProviderError` with a hint."""
+        __tracebackhide__ = True
+        started = time.perf_counter()
+        try:
+            response = send()
+        except sdk.APIStatusError as exc:
+            raise self.error(model, exc.status_code, exc.message) from None
+        except sdk.APIConnectionError as exc:
+            raise self.error(model, None, str(exc)) from None
+        except TypeError as exc:  # an argument the SDK does not know
+            raise TypeError(
+                f"{self.name} does not accept an argument passed to llm(): {exc}; pass "
+                "provider-specific fields with extra_body={...}"
+            ) from None
+        except (sdk.APIError, ValueError) as exc:
+            raise self.error(model, 200, f"unreadable response: {exc}") from None
+        return response, time.perf_counter() - started
 
     def error(self, model: str, status: int | None, message: str) -> ProviderError:
         return status_error(

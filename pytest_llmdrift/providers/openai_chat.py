@@ -9,7 +9,6 @@ Chat completions (not the Responses API) because only they report a
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -65,21 +64,10 @@ class OpenAIProvider(SDKProvider["openai.OpenAI"]):
         client = self.client()
         import openai
 
-        started = time.perf_counter()
-        try:
-            response = client.chat.completions.create(**self.build_kwargs(model, request))
-        except openai.APIStatusError as exc:
-            raise self.error(model, exc.status_code, exc.message) from None
-        except openai.APIConnectionError as exc:
-            raise self.error(model, None, str(exc)) from None
-        except TypeError as exc:  # an argument the SDK does not know
-            raise TypeError(
-                f"{self.name} does not accept an argument passed to llm(): {exc}; pass "
-                "provider-specific fields with extra_body={...}"
-            ) from None
-        except (openai.OpenAIError, ValueError) as exc:
-            raise self.error(model, 200, f"unreadable response: {exc}") from None
-        latency = time.perf_counter() - started
+        kwargs = self.build_kwargs(model, request)
+        response, latency = self.call(
+            openai, model, lambda: client.chat.completions.create(**kwargs)
+        )
         if not response.choices:
             raise self.error(model, 200, "the response has no choices")
         usage = response.usage

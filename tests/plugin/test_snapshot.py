@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def test_the_snapshot_file_is_readable_and_complete(suite: pytest.Pytester) -> N
         '"Is 3 a prime number? Think step by step, then answer [Yes] or [No]."'
     )
     assert header["sampling"] == '{"temperature": 0}'
-    assert header["scorer"] == "\"extract('\\\\\\\\[(Yes|No)\\\\\\\\]')\""
+    assert json.loads(header["scorer"]) == r"extract(r'\[(Yes|No)\]')"
     assert re.fullmatch(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', header["recorded"])
     assert lines[-2] == "--- reply ---"
     assert lines[-1] == "Let's check divisors of 3 up to its square root. So the answer is [Yes]."
@@ -332,3 +333,24 @@ def test_comparing_something_else_is_a_clear_error(pytester: pytest.Pytester) ->
 def test_snapshots_live_beside_the_test_module(suite: pytest.Pytester) -> None:
     suite.runpytest("--llm-model=openai:model-a", "--snapshot-update")
     assert Path(suite.path / "__snapshots__" / "test_drift").is_dir()
+
+
+def test_recording_a_baseline_without_an_answer_warns(pytester: pytest.Pytester, server) -> None:  # type: ignore[no-untyped-def]
+    server.set_reply("I would rather not say.")
+    pytester.makepyfile(
+        """
+        from pytest_llmdrift import extract
+
+        def test_q(llm, llm_snapshot):
+            assert llm("Is 7 prime? [Yes] or [No]") == llm_snapshot(extract(r"\\[(Yes|No)\\]"))
+        """
+    )
+    result = pytester.runpytest("--llm-model=gpt-4o", "--snapshot-update")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_recording_a_baseline_without_an_answer_warns.py:4: LLMDriftWarning: the "
+            "baseline recorded at __snapshots__*test_q.llmdrift fails its own scorer "
+            "(extract(*): no answer found in the current reply*"
+        ]
+    )
