@@ -22,6 +22,7 @@ _EXPORTS = {
     "MissingCredentials": "pytest_llmdrift.errors",
     "ReplayMiss": "pytest_llmdrift.errors",
     "BudgetExceeded": "pytest_llmdrift.errors",
+    "CacheError": "pytest_llmdrift.cache",
     "Provider": "pytest_llmdrift.providers",
     "ProviderOptions": "pytest_llmdrift.providers",
     "Score": "pytest_llmdrift.scorers",
@@ -45,6 +46,7 @@ _EXPORTS = {
 __all__ = [
     "LLM",
     "BudgetExceeded",
+    "CacheError",
     "ChatRequest",
     "DriftError",
     "LLMDriftError",
@@ -76,6 +78,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pytest_llmdrift.cache import CacheError
     from pytest_llmdrift.client import LLM
     from pytest_llmdrift.errors import (
         BudgetExceeded,

@@ -130,6 +130,11 @@ class ResponseCache:
         disk = _json_only_disk()
         try:
             return diskcache.Cache(str(self.directory), disk=disk)
+        except OSError as exc:
+            raise CacheError(
+                f"cannot make the response cache at {self.directory}: {exc}. Pass "
+                "--llm-cache-dir=DIR with a writable directory, or --llm-cache=off."
+            ) from exc
         except (sqlite3.DatabaseError, CacheError) as exc:
             if not _is_corruption(exc):
                 raise CacheError(

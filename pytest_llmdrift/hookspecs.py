@@ -46,8 +46,10 @@ def pytest_llmdrift_provider_names() -> Sequence[str]:
 def pytest_llmdrift_make_provider(name: str, options: ProviderOptions) -> Provider | None:
     """Make the provider called ``name``, or return None to let another plugin.
 
-    Called once per provider per process, on first use; must not import an SDK or
-    open a connection (do that in ``Provider.complete``). The plugin's own
+    Called once per provider per process, at start-up for the pinned models (so an
+    unknown provider is a usage error before any test runs); must not import an SDK
+    or open a connection (do that in ``Provider.complete``). A provider may define
+    ``validate_model(name)``, raising ValueError for a name it cannot serve. The plugin's own
     implementation makes the built-ins (``openai``, ``anthropic``, ``demo``) and
     those of the ``pytest_llmdrift.providers`` entry-point group.
     """
@@ -59,7 +61,8 @@ def pytest_llmdrift_infer_provider(model: str) -> str | None:
     """The provider for an unprefixed model name (``gpt-4o`` -> ``openai``), or None.
 
     The plugin's own implementation, which runs last, knows ``gpt-*``, ``o1*``,
-    ``o3*``, ``o4*``, ``chatgpt-*``, ``text-*`` (openai), ``claude-*`` (anthropic) and
+    ``o3*``, ``o4*``, ``chatgpt-*``, ``text-*``, ``ft:*`` (openai), ``claude-*``
+    (anthropic) and
     ``demo-*`` (the built-in demo models).
     """
     raise NotImplementedError

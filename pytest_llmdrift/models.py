@@ -80,7 +80,7 @@ def parse_model_spec(
     if inferred is None:
         raise ModelSpecError(
             f"cannot tell which provider serves model {raw!r}. "
-            "Prefix it with the provider, e.g. --llm-model=openai:" + raw + " for any "
+            "Prefix it with the provider, e.g. openai:" + raw + " for any "
             "OpenAI-compatible server (vLLM, Ollama, LM Studio) or anthropic:" + raw + "; "
             f"known providers: {', '.join(known)}"
         )

@@ -23,8 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pytest_llmdrift.errors import LLMDriftError
 
-class ScorerError(Exception):
+
+class ScorerError(LLMDriftError):
     """A scorer could not score (e.g. an unparseable judge verdict). Never a silent 0."""
 
 

@@ -136,6 +136,12 @@ class SnapshotRecord:
                 ) from None
         if not isinstance(values.get("model"), str):
             raise SnapshotFormatError(f"{source}: the header has no 'model' line")
+        for name, kind, what in (("sample", int, "number"), ("sampling", dict, "object")):
+            if name in values and not isinstance(values[name], kind):
+                raise SnapshotFormatError(
+                    f"{source}: {name!r} must be a JSON {what}, got {values[name]!r}; fix it "
+                    "or re-record with --snapshot-update"
+                )
         text = text[:-1] if text.endswith("\n") else text
         try:
             return cls(text=text, **values)
@@ -404,12 +410,13 @@ class LLMSnapshot:
         return _Bound(self, scorer or self.default_scorer, name)
 
     def __eq__(self, other: object) -> bool:
+        __tracebackhide__ = True
         return self._compare(other, self.default_scorer, None)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return f"llm_snapshot({self.default_scorer.name})"
+        return f"<llm_snapshot, default scorer {self.default_scorer.name}>"
 
     def _compare(self, reply: object, scorer: Scorer, name: str | None) -> bool:
         __tracebackhide__ = True

@@ -87,8 +87,8 @@ def test_an_unknown_demo_model_is_a_usage_error(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
-            "*--llm-model demo-2024: there is no demo model 'demo-2024'; the demo models are "
-            "demo-2023-03, demo-2023-06*"
+            "*pytest-llmdrift: model demo-2024: there is no demo model 'demo-2024'; the demo "
+            "models are demo-2023-03, demo-2023-06*"
         ]
     )
 

@@ -255,3 +255,10 @@ def test_export_carries_served_identities_and_no_latency(tmp_path: Path) -> None
         "fingerprint": "fp_1",
     }
     second.close()
+
+
+def test_an_uncreatable_cache_dir_is_a_cache_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    cache = ResponseCache(tmp_path / "file" / "cache")
+    with pytest.raises(CacheError, match=r"cannot make the response cache at .*--llm-cache-dir"):
+        cache.get(cache_key(material()))

@@ -1,0 +1,37 @@
+"""The docs cannot fall behind the plugin: every flag, ini key and fixture is in the reference."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_llmdrift.config import CACHE_MODES, OPTIONS
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+REFERENCE = (DOCS / "reference.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("option", OPTIONS, ids=lambda o: o.ini)
+def test_every_flag_and_ini_key_is_in_the_reference(option) -> None:  # type: ignore[no-untyped-def]
+    assert f"`{option.ini}`" in REFERENCE
+    if not option.ini_only:
+        assert option.flag in REFERENCE
+
+
+@pytest.mark.parametrize("name", ["llm", "llm_model", "llm_snapshot"])
+def test_every_fixture_is_in_the_reference(name: str) -> None:
+    assert f"### `{name}`" in REFERENCE
+
+
+def test_every_cache_mode_is_documented() -> None:
+    cache = (DOCS / "cache.md").read_text(encoding="utf-8")
+    for mode in CACHE_MODES:
+        assert f"`{mode}`" in cache
+
+
+def test_relative_links_between_pages_resolve() -> None:
+    for page in DOCS.glob("*.md"):
+        for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text("utf-8")):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
