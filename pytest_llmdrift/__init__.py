@@ -38,6 +38,9 @@ _EXPORTS = {
     "numeric": "pytest_llmdrift.scorers",
     "refusal": "pytest_llmdrift.scorers",
     "similar": "pytest_llmdrift.scorers",
+    "paraphrases": "pytest_llmdrift.paraphrase",
+    "agreement": "pytest_llmdrift.paraphrase",
+    "assert_agreement": "pytest_llmdrift.paraphrase",
     "DriftError": "pytest_llmdrift.snapshot",
     "LLMSnapshot": "pytest_llmdrift.snapshot",
     "SnapshotFormatError": "pytest_llmdrift.snapshot",
@@ -66,13 +69,16 @@ __all__ = [
     "SnapshotFormatError",
     "Usage",
     "__version__",
+    "agreement",
     "all_of",
+    "assert_agreement",
     "embedding",
     "exact",
     "extract",
     "json_match",
     "judge",
     "numeric",
+    "paraphrases",
     "refusal",
     "similar",
 ]
@@ -89,6 +95,7 @@ if TYPE_CHECKING:
         ReplayMiss,
     )
     from pytest_llmdrift.models import ModelSpec
+    from pytest_llmdrift.paraphrase import agreement, assert_agreement, paraphrases
     from pytest_llmdrift.providers import Provider, ProviderOptions
     from pytest_llmdrift.reply import ChatRequest, Reply, Usage
     from pytest_llmdrift.scorers import (

@@ -79,6 +79,7 @@ class OptionSpec:
     parse: Callable[[str], Any] = _text
     repeatable: bool = False
     ini_only: bool = False
+    boolean: bool = False  # a switch: --llm-NAME takes no value; the ini key is true/false
 
     @property
     def flag(self) -> str:
@@ -153,6 +154,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ini_only=True,
     ),
     OptionSpec(
+        "paraphrases_update",
+        "regenerate the paraphrase variants kept in __paraphrases__/ files (also done by "
+        "--snapshot-update).",
+        boolean=True,
+    ),
+    OptionSpec(
         "openai_base_url",
         "base URL for the openai provider when $OPENAI_BASE_URL is unset "
         "(any OpenAI-compatible server).",
@@ -181,6 +188,7 @@ class Settings:
     base_urls: Mapping[str, str] = field(default_factory=dict)
     judge: ModelSpec | None = None
     scorer: str = DEFAULT_SCORER_SPEC
+    paraphrases_update: bool = False
 
 
 def resolve_settings(
@@ -205,6 +213,16 @@ def resolve_settings(
 
     def pick(name: str) -> tuple[Any, str] | None:
         option = OPTIONS_BY_NAME[name]
+        if option.boolean:
+            if flags.get(option.dest):
+                return True, option.flag
+            raw = ini.get(option.ini)
+            if isinstance(raw, bool) or raw in (None, ""):
+                return (True, f"ini key {option.ini}") if raw else None
+            text = str(raw).strip().lower()
+            if text not in ("true", "false", "1", "0", "yes", "no"):
+                raise SettingsError(f"ini key {option.ini}: expected true or false, got {raw!r}")
+            return (True, f"ini key {option.ini}") if text in ("true", "1", "yes") else None
         flag_value = flags.get(option.dest)
         if flag_value not in (None, [], ""):
             return flag_value, option.flag
@@ -274,6 +292,7 @@ def resolve_settings(
         base_urls=base_urls,
         judge=judge,
         scorer=scorer,
+        paraphrases_update=bool(value("paraphrases_update", False)),
     )
 
 

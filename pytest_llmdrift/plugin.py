@@ -7,6 +7,7 @@ imported here: they load when a test first needs them.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import shutil
@@ -52,6 +53,9 @@ ENGINE_KEY = pytest.StashKey[Engine]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 REPLIES_KEY = pytest.StashKey[list[Reply]]()
 COMPARISONS_KEY = pytest.StashKey[list["Comparison"]]()
+ENGINE_TOKEN_KEY = pytest.StashKey[contextvars.Token["Engine | None"]]()
+UPDATE_ENV_KEY = pytest.StashKey["str | None"]()
+PARAPHRASES_ENV = "LLMDRIFT_PARAPHRASES"  # = pytest_llmdrift.paraphrase.variants.UPDATE_ENV
 WORKER_OUTPUT_KEY = "llmdrift"
 WORKER_BUDGET_KEY = "llmdrift_budget"
 NO_MODEL_MESSAGE = (
@@ -71,6 +75,16 @@ def _argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _add_option(group: pytest.OptionGroup, parser: pytest.Parser, option: OptionSpec) -> None:
+    if option.boolean:
+        group.addoption(
+            option.flag,
+            action="store_true",
+            dest=option.dest,
+            default=None,
+            help=option.help + f" [ini: {option.ini}]",
+        )
+        parser.addini(option.ini, option.help, type="bool")
+        return
     if not option.ini_only:
         group.addoption(
             option.flag,
@@ -167,17 +181,17 @@ def _check_models(engine: Engine) -> None:
     Making a provider is cheap (no SDK import, no connection); a provider may
     define ``validate_model(name)`` raising ValueError for names it cannot serve.
     """
-    judge = [engine.settings.judge] if engine.settings.judge else []
-    for spec in [*engine.settings.models, *judge]:
+    roles = [(spec, "model") for spec in engine.settings.models]
+    if engine.settings.judge is not None:
+        roles.append((engine.settings.judge, "judge model"))
+    for spec, role in roles:
         provider = engine.provider(spec.provider)
         validate = getattr(provider, "validate_model", None)
         if validate is not None:
             try:
                 validate(spec.name)
             except ValueError as exc:
-                raise pytest.UsageError(
-                    f"pytest-llmdrift: --llm-model {spec.text}: {exc}"
-                ) from None
+                raise pytest.UsageError(f"pytest-llmdrift: {role} {spec.text}: {exc}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -186,15 +200,32 @@ def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get(WORKER_BUDGET_KEY):
         budget = CallBudget(settings.max_calls, Path(workerinput[WORKER_BUDGET_KEY]))
-    if config.getoption("update_snapshots", False) and len(settings.models) > 1:
-        raise pytest.UsageError(
-            "pytest-llmdrift: --snapshot-update records one model's replies as the baseline; "
-            f"{len(settings.models)} models are pinned ({describe_models(settings.models)}). "
-            "Pass a single --llm-model with --snapshot-update."
-        )
+    for flag, dest in (
+        ("--snapshot-update", "update_snapshots"),
+        ("--snapshot-update-new-only", "update_new_snapshots_only"),
+    ):
+        if config.getoption(dest, False) and len(settings.models) > 1:
+            raise pytest.UsageError(
+                f"pytest-llmdrift: {flag} records one model's replies as the baseline; "
+                f"{len(settings.models)} models are pinned ({describe_models(settings.models)})."
+                f" Pass a single --llm-model with {flag}."
+            )
     engine = Engine(settings, _provider_maker(config, settings), budget=budget, stats=RunStats())
     _check_models(engine)
     config.stash[ENGINE_KEY] = engine
+    config.addinivalue_line(
+        "markers",
+        "llm_paraphrase(group, variant): set by paraphrases() on each variant; groups the "
+        "variants of one prompt for the prompt-sensitivity report",
+    )
+    # paraphrases() runs at import time, before any fixture: it reaches the run's
+    # engine (for using=MODEL) and the update request through these two.
+    from pytest_llmdrift.paraphrase.model import ACTIVE_ENGINE
+
+    config.stash[ENGINE_TOKEN_KEY] = ACTIVE_ENGINE.set(engine)
+    if config.getoption("update_snapshots", False) or settings.paraphrases_update:
+        config.stash[UPDATE_ENV_KEY] = os.environ.get(PARAPHRASES_ENV)
+        os.environ[PARAPHRASES_ENV] = "update"
     config.stash[RECORD_KEY] = RunRecord()
     if workerinput is None:
         config.pluginmanager.register(
@@ -246,6 +277,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     engine = config.stash.get(ENGINE_KEY, None)
     if engine is not None:
         engine.close()
+    token = config.stash.get(ENGINE_TOKEN_KEY, None)
+    if token is not None:
+        from pytest_llmdrift.paraphrase.model import ACTIVE_ENGINE
+
+        ACTIVE_ENGINE.reset(token)
+        del config.stash[ENGINE_TOKEN_KEY]
+    if UPDATE_ENV_KEY in config.stash:
+        previous = config.stash[UPDATE_ENV_KEY]
+        if previous is None:
+            os.environ.pop(PARAPHRASES_ENV, None)
+        else:
+            os.environ[PARAPHRASES_ENV] = previous
+        del config.stash[UPDATE_ENV_KEY]
 
 
 # -- parametrisation and fixtures -------------------------------------------------------
@@ -261,6 +305,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     models = metafunc.config.stash[ENGINE_KEY].settings.models
     if models:
         metafunc.parametrize(target, list(models), ids=[m.text for m in models], indirect=True)
+
+
+def pytest_report_collectionfinish(
+    config: pytest.Config, items: Sequence[pytest.Item]
+) -> str | None:
+    """Say, before anything runs, how many items will ask a model (the cost)."""
+    pinned = [item for item in items if _item_spec(item) is not None]
+    if not pinned:
+        return None
+    models = {str(_item_spec(item)) for item in pinned}
+    groups = {
+        (getattr(item, "originalname", item.name), marker.kwargs.get("group"))
+        for item in pinned
+        if (marker := item.get_closest_marker("llm_paraphrase")) is not None
+    }
+    variants = sum(1 for item in pinned if item.get_closest_marker("llm_paraphrase"))
+    line = f"llmdrift: {len(pinned)} item(s) on {len(models)} model(s)"
+    if groups:
+        line += f", {variants} of them in {len(groups)} paraphrase group(s)"
+    return line
+
+
+def _item_spec(item: pytest.Item) -> ModelSpec | None:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    spec = params.get("llm", params.get("llm_model"))
+    return spec if isinstance(spec, ModelSpec) else None
 
 
 def _pinned(request: pytest.FixtureRequest) -> ModelSpec:
@@ -345,14 +416,19 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
-    callspec = getattr(item, "callspec", None)
-    params = callspec.params if callspec is not None else {}
-    spec = params.get("llm", params.get("llm_model"))
+    spec = _item_spec(item)
     replies = item.stash.get(REPLIES_KEY, [])
     comparisons = item.stash.get(COMPARISONS_KEY, [])
     if spec is None and not replies and not comparisons:
         return report
-    data: dict[str, Any] = {"model": spec.text if isinstance(spec, ModelSpec) else None}
+    data: dict[str, Any] = {"model": spec.text if spec is not None else None}
+    marker = item.get_closest_marker("llm_paraphrase")
+    if marker is not None:
+        data["paraphrase"] = {
+            "test": getattr(item, "originalname", item.name),
+            "group": marker.kwargs.get("group"),
+            "variant": marker.kwargs.get("variant"),
+        }
     if call.when == "call":
         data["replies"] = [_reply_json(r) for r in replies]
         data["comparisons"] = [c.to_json() for c in comparisons]
@@ -433,6 +509,28 @@ def summary_lines(
         yield f"cache: {notice}", warn
     if record is not None:
         yield from _drift_lines(record)
+        yield from _sensitivity_lines(record)
+
+
+def _sensitivity_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool]]]:
+    groups = record.sensitivity()
+    if not groups:
+        return
+    yield "prompt sensitivity (variants whose outcome differs from p0's):", {}
+    for group in groups[:DRIFT_LINES_SHOWN]:
+        disagreeing = group.disagreeing
+        names = f" ({', '.join(f'p{v}' for v in disagreeing)})" if disagreeing else ""
+        rates = group.pass_rates.values()
+        yield (
+            (
+                f"  {group.test} [{group.model or '-'}]: {len(disagreeing)} of "
+                f"{len(group.pass_rates) - 1} variants disagree{names}; pass rate "
+                f"{min(rates):.2f}-{max(rates):.2f}"
+            ),
+            ({"yellow": True} if disagreeing else {}),
+        )
+    if len(groups) > DRIFT_LINES_SHOWN:
+        yield f"  ... and {len(groups) - DRIFT_LINES_SHOWN} more groups", {}
 
 
 DRIFT_LINES_SHOWN = 10
@@ -442,13 +540,18 @@ def _drift_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool
     comparisons = list(record.comparisons())
     if not comparisons:
         return
-    drifted = record.drifted()
     red = {"red": True, "bold": True}
     plain: dict[str, bool] = {}
-    yield (
-        f"snapshots: {len(drifted)} of {len(comparisons)} comparison(s) drifted",
-        red if drifted else {"green": True},
-    )
+    recorded = [c for _i, c in comparisons if c.get("updated")]
+    if recorded:
+        yield f"snapshots: {len(recorded)} baseline(s) checked or recorded (update run)", plain
+        return
+    drifted = record.drifted()
+    unscored = [c for _i, c in comparisons if c.get("score") is None]
+    line = f"snapshots: {len(drifted)} of {len(comparisons)} comparison(s) drifted"
+    if unscored:
+        line += f", {len(unscored)} not scored (no baseline, or an error)"
+    yield line, red if drifted or unscored else {"green": True}
     for item, comparison in drifted[:DRIFT_LINES_SHOWN]:
         yield (
             (

@@ -23,6 +23,7 @@ class ItemRecord:
     duration: float = 0.0
     replies: list[dict[str, Any]] = field(default_factory=list)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
+    paraphrase: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,41 @@ class ItemRecord:
             "duration": self.duration,
             "replies": self.replies,
             "comparisons": self.comparisons,
+            "paraphrase": self.paraphrase,
+        }
+
+
+@dataclass(frozen=True)
+class GroupSensitivity:
+    """How one paraphrase group fared on one model: which variants' outcomes
+    differ from p0's, and the spread of pass rates across variants."""
+
+    test: str
+    group: str
+    model: str | None
+    pass_rates: dict[int, float]
+
+    @property
+    def disagreeing(self) -> list[int]:
+        reference = self.pass_rates.get(0)
+        if reference is None:
+            return []
+        return sorted(v for v, rate in self.pass_rates.items() if v and rate != reference)
+
+    @property
+    def spread(self) -> float:
+        return max(self.pass_rates.values()) - min(self.pass_rates.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "test": self.test,
+            "group": self.group,
+            "model": self.model,
+            "variants": len(self.pass_rates),
+            "disagree_with_p0": len(self.disagreeing),
+            "disagreeing": [f"p{v}" for v in self.disagreeing],
+            "pass_rates": {f"p{v}": rate for v, rate in sorted(self.pass_rates.items())},
+            "spread": self.spread,
         }
 
 
@@ -56,6 +92,7 @@ class RunRecord:
             item = self.items[nodeid] = ItemRecord(nodeid=nodeid)
         if data:
             item.model = data.get("model", item.model)
+            item.paraphrase = data.get("paraphrase", item.paraphrase)
             item.replies.extend(data.get("replies", []))
             item.comparisons.extend(data.get("comparisons", []))
         item.duration += duration
@@ -74,3 +111,26 @@ class RunRecord:
 
     def served_changes(self) -> list[tuple[ItemRecord, dict[str, Any]]]:
         return [(i, c) for i, c in self.comparisons() if c.get("served_changed")]
+
+    def sensitivity(self) -> list[GroupSensitivity]:
+        """Prompt sensitivity per paraphrase group and model (skipped items left out)."""
+        runs: dict[tuple[str, str, str | None], dict[int, list[bool]]] = {}
+        for item in self.items.values():
+            info = item.paraphrase
+            if not info or item.outcome == "skipped" or info.get("variant") is None:
+                continue
+            key = (str(info.get("test")), str(info.get("group")), item.model)
+            runs.setdefault(key, {}).setdefault(int(info["variant"]), []).append(
+                item.outcome == "passed"
+            )
+        return [
+            GroupSensitivity(
+                test=test,
+                group=group,
+                model=model,
+                pass_rates={v: sum(r) / len(r) for v, r in variants.items()},
+            )
+            for (test, group, model), variants in sorted(
+                runs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+            )
+        ]

@@ -354,3 +354,21 @@ def test_recording_a_baseline_without_an_answer_warns(pytester: pytest.Pytester,
             "(extract(*): no answer found in the current reply*"
         ]
     )
+
+
+def test_update_new_only_with_two_models_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest(
+        "--llm-model=openai:model-a", "--llm-model=openai:model-b", "--snapshot-update-new-only"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--snapshot-update-new-only records one model's replies*"])
+
+
+def test_unscored_comparisons_are_counted_in_the_summary(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--llm-model=openai:model-a", "-k", "story")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["snapshots: 0 of 1 comparison(s) drifted, 1 not scored (no baseline, or an error)"]
+    )
+    result = suite.runpytest("--llm-model=openai:model-a", "--snapshot-update")
+    result.stdout.fnmatch_lines(["snapshots: 6 baseline(s) checked or recorded (update run)"])

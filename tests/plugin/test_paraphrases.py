@@ -1,0 +1,87 @@
+"""Paraphrase groups end to end: a model that answers differently to one wording is
+caught by the parametrised variants and by a Hypothesis search."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from pytest_llmdrift.paraphrase import generate
+from pytest_llmdrift.testing import ModelServer, RecordedRequest
+
+TEMPLATE = "Is 17077 a prime number? Think step by step and then answer [Yes] or [No]."
+
+PARAMETRISED = f'''
+import re
+import pytest
+from pytest_llmdrift.paraphrase import paraphrases
+
+@pytest.mark.parametrize("prompt", paraphrases({TEMPLATE!r}, n=8))
+def test_wording(llm, prompt):
+    answer = re.search(r"\\[(Yes|No)\\]", llm(prompt).text).group(1)
+    assert answer == "Yes", f"{{answer}} to {{prompt!r}}"
+'''
+
+
+def test_the_variant_a_model_answers_differently_is_reported(
+    pytester: pytest.Pytester, server: ModelServer, xdist_args: list[str]
+) -> None:
+    variants = generate(TEMPLATE, n=8)
+    odd = variants[3]
+
+    def answer(request: RecordedRequest) -> str:
+        return "[No]" if request.prompt == odd else "Step by step... so [Yes]"
+
+    server.set_reply(answer)
+    pytester.makepyfile(test_words=PARAMETRISED)
+    result = pytester.runpytest("--llm-model=gpt-4o", "-rf", *xdist_args)
+    result.assert_outcomes(passed=7, failed=1)
+    if not xdist_args:  # the xdist controller prints its own collection line
+        result.stdout.fnmatch_lines(
+            ["llmdrift: 8 item(s) on 1 model(s), 8 of them in 1 paraphrase group(s)"]
+        )
+    result.stdout.fnmatch_lines(
+        [
+            "prompt sensitivity (variants whose outcome differs from p0's):",
+            "  test_wording [[]gpt-4o[]]: 1 of 7 variants disagree (p3); pass rate 0.00-1.00",
+            "FAILED test_words.py::test_wording[[]p3-gpt-4o[]] - AssertionError: No to *",
+        ]
+    )
+    stored = json.loads((pytester.path / "__paraphrases__" / "test_words.json").read_text())
+    (group,) = stored["groups"].values()
+    assert group["variants"] == variants  # the committed list is the generated one
+    assert {r.prompt for r in server.requests} == set(variants)
+
+
+SEARCH = f'''
+import re
+from hypothesis import HealthCheck, Phase, given, settings
+from pytest_llmdrift.strategies import paraphrase
+
+@settings(deadline=None, max_examples=60, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prompt=paraphrase({TEMPLATE!r}))
+def test_search(llm, prompt):
+    answer = re.search(r"\\[(Yes|No)\\]", llm(prompt).text).group(1)
+    assert answer == "Yes", prompt
+'''
+
+
+def test_a_hypothesis_search_finds_and_shrinks_the_wording(
+    pytester: pytest.Pytester, server: ModelServer
+) -> None:
+    # The model says No whenever the prompt says "please" (in any casing).
+    server.set_reply(
+        lambda request: "[No]" if "please" in request.prompt.lower() else "so [Yes]"
+    )
+    pytester.makepyfile(test_search=SEARCH)
+    result = pytester.runpytest("--llm-model=gpt-4o", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    # the wording that flipped the answer is reported...
+    result.stdout.fnmatch_lines(["E       AssertionError: *lease*17077 a prime number?*"])
+    result.stdout.fnmatch_lines(["*Failing test case: test_search(*"])
+    # ...shrunk to a single rewriting step away from the template
+    (steps,) = [line for line in result.outlines if "prompt=rewrite(" in line]
+    assert re.search(r"prompt=rewrite\(template, \[\('[a-z]+', \d+\)\]\)", steps), steps
