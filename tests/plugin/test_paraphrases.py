@@ -13,7 +13,7 @@ from pytest_llmdrift.testing import ModelServer, RecordedRequest
 
 TEMPLATE = "Is 17077 a prime number? Think step by step and then answer [Yes] or [No]."
 
-PARAMETRISED = f'''
+PARAMETRISED = f"""
 import re
 import pytest
 from pytest_llmdrift.paraphrase import paraphrases
@@ -22,7 +22,7 @@ from pytest_llmdrift.paraphrase import paraphrases
 def test_wording(llm, prompt):
     answer = re.search(r"\\[(Yes|No)\\]", llm(prompt).text).group(1)
     assert answer == "Yes", f"{{answer}} to {{prompt!r}}"
-'''
+"""
 
 
 def test_the_variant_a_model_answers_differently_is_reported(
@@ -55,7 +55,7 @@ def test_the_variant_a_model_answers_differently_is_reported(
     assert {r.prompt for r in server.requests} == set(variants)
 
 
-SEARCH = f'''
+SEARCH = f"""
 import re
 from hypothesis import HealthCheck, Phase, given, settings
 from pytest_llmdrift.strategies import paraphrase
@@ -66,16 +66,14 @@ from pytest_llmdrift.strategies import paraphrase
 def test_search(llm, prompt):
     answer = re.search(r"\\[(Yes|No)\\]", llm(prompt).text).group(1)
     assert answer == "Yes", prompt
-'''
+"""
 
 
 def test_a_hypothesis_search_finds_and_shrinks_the_wording(
     pytester: pytest.Pytester, server: ModelServer
 ) -> None:
     # The model says No whenever the prompt says "please" (in any casing).
-    server.set_reply(
-        lambda request: "[No]" if "please" in request.prompt.lower() else "so [Yes]"
-    )
+    server.set_reply(lambda request: "[No]" if "please" in request.prompt.lower() else "so [Yes]")
     pytester.makepyfile(test_search=SEARCH)
     result = pytester.runpytest("--llm-model=gpt-4o", "-p", "no:randomly")
     result.assert_outcomes(failed=1)
@@ -85,3 +83,50 @@ def test_a_hypothesis_search_finds_and_shrinks_the_wording(
     # ...shrunk to a single rewriting step away from the template
     (steps,) = [line for line in result.outlines if "prompt=rewrite(" in line]
     assert re.search(r"prompt=rewrite\(template, \[\('[a-z]+', \d+\)\]\)", steps), steps
+
+
+USING = f"""
+import pytest
+from pytest_llmdrift import paraphrases
+
+@pytest.mark.parametrize("prompt", paraphrases({TEMPLATE!r}, n=4, using="openai:rewriter"))
+def test_wording(llm, prompt):
+    assert llm(prompt).text
+"""
+
+
+def test_a_model_paraphraser_is_asked_once_and_its_spans_are_checked(
+    pytester: pytest.Pytester, server: ModelServer
+) -> None:
+    rewordings = [
+        "Can you tell me whether 17077 is a prime number? Think step by step and then "
+        "answer [Yes] or [No].",
+        "Is 17078 a prime number? Think step by step and then answer [Yes] or [No].",  # number changed
+        "Please think step by step, then answer [Yes] or [No]: is 17077 prime?",
+    ]
+
+    def reply(request: RecordedRequest) -> str:
+        if request.model == "rewriter":
+            assert "in 3 different ways" in request.prompt
+            return json.dumps(rewordings)
+        return "[Yes]"
+
+    server.set_reply(reply)
+    pytester.makepyfile(test_using=USING)
+    result = pytester.runpytest("--llm-model=gpt-4o", "-v")
+    result.assert_outcomes(passed=4)
+    stored = json.loads((pytester.path / "__paraphrases__" / "test_using.json").read_text())
+    (group,) = stored["groups"].values()
+    variants = group["variants"]
+    assert variants[0] == TEMPLATE
+    assert rewordings[0] in variants and rewordings[2] in variants
+    assert rewordings[1] not in variants  # it lost the protected number 17077
+    assert len(variants) == 4
+    assert group["source"] == "model:openai:rewriter+generated"
+    assert sum(1 for r in server.requests if r.model == "rewriter") == 1
+
+    # CI: a fresh machine (no cache) with the committed file never asks the model again
+    server.reset()
+    result = pytester.runpytest("--llm-model=gpt-4o", "--llm-cache-dir=fresh")
+    result.assert_outcomes(passed=4)
+    assert not any(r.model == "rewriter" for r in server.requests)

@@ -66,3 +66,25 @@ def test_served_model_change_within_run() -> None:
     stats.record_reply("openai:gpt-4o", reply("gpt-4o-2024-08-06"))
     lines = stats.served_summary("openai:gpt-4o")
     assert any("came from different served models" in line for line in lines)
+
+
+def test_run_record_prompt_sensitivity() -> None:
+    from pytest_llmdrift.report.record import RunRecord
+
+    record = RunRecord()
+    outcomes = {0: "passed", 1: "passed", 2: "failed", 3: "passed"}
+    for model in ("m1", "m2"):
+        for variant, outcome in outcomes.items():
+            if model == "m2":
+                outcome = "passed"
+            nodeid = f"t.py::test_w[p{variant}-{model}]"
+            data = {
+                "model": model,
+                "paraphrase": {"test": "test_w", "group": "g1", "variant": variant},
+            }
+            record.add(nodeid=nodeid, when="setup", outcome="passed", duration=0.0, data=data)
+            record.add(nodeid=nodeid, when="call", outcome=outcome, duration=0.1, data=data)
+    first, second = record.sensitivity()
+    assert (first.model, first.disagreeing, first.spread) == ("m1", [2], 1.0)
+    assert (second.model, second.disagreeing, second.spread) == ("m2", [], 0.0)
+    assert first.to_json()["disagreeing"] == ["p2"]
