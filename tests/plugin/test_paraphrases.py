@@ -101,7 +101,8 @@ def test_a_model_paraphraser_is_asked_once_and_its_spans_are_checked(
     rewordings = [
         "Can you tell me whether 17077 is a prime number? Think step by step and then "
         "answer [Yes] or [No].",
-        "Is 17078 a prime number? Think step by step and then answer [Yes] or [No].",  # number changed
+        # the number changed: dropped
+        "Is 17078 a prime number? Think step by step and then answer [Yes] or [No].",
         "Please think step by step, then answer [Yes] or [No]: is 17077 prime?",
     ]
 
@@ -119,7 +120,8 @@ def test_a_model_paraphraser_is_asked_once_and_its_spans_are_checked(
     (group,) = stored["groups"].values()
     variants = group["variants"]
     assert variants[0] == TEMPLATE
-    assert rewordings[0] in variants and rewordings[2] in variants
+    assert rewordings[0] in variants
+    assert rewordings[2] in variants
     assert rewordings[1] not in variants  # it lost the protected number 17077
     assert len(variants) == 4
     assert group["source"] == "model:openai:rewriter+generated"
