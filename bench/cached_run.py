@@ -222,6 +222,8 @@ def export_answers(cache_dir: Path, out: Path, env: dict[str, str], tests: int) 
     answers: dict[str, str] = {}
     for line in export.read_text(encoding="utf-8").splitlines()[1:]:
         entry = json.loads(line)
+        if "material" not in entry:  # a served-model record, not a reply
+            continue
         messages = entry["material"]["request"]["messages"]
         answers[messages[-1]["content"]] = entry["reply"]["text"]
     if len(answers) != tests:

@@ -6,6 +6,7 @@ the object a test receives, pinned to one model.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,12 @@ from pytest_llmdrift.reply import ChatRequest, PromptOrMessages, Reply
 from pytest_llmdrift.stats import RunStats
 
 ProviderMaker = Callable[[str], Provider]
+
+# The engine of the pytest run in progress, for code that runs at import time
+# (paraphrases(..., using=MODEL) in a decorator). Set and reset by the plugin.
+ACTIVE_ENGINE: contextvars.ContextVar[Engine | None] = contextvars.ContextVar(
+    "llmdrift_active_engine", default=None
+)
 
 
 def _excerpt(text: str, limit: int = 200) -> str:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmdrift.models import ModelSpec, ModelSpecError, split_model_list
-from pytest_llmdrift.scorers import DEFAULT_SCORER_SPEC, parse_scorer
 
 CACHE_MODES: tuple[str, ...] = ("use", "replay", "refresh", "off")
 DEFAULT_CACHE_MODE = "use"
@@ -22,6 +21,7 @@ DEFAULT_CACHE_DIR = Path(".llmdrift") / "cache"
 DEFAULT_CONCURRENCY = 8
 DEFAULT_MAX_RETRIES = 2
 MODEL_ENV = "LLMDRIFT_MODEL"
+DEFAULT_SCORER_SPEC = "similar(min=0.8)"  # the scorers module loads only when one is used
 
 
 class SettingsError(ValueError):
@@ -271,10 +271,13 @@ def resolve_settings(
             raise SettingsError(f"{judge_pick[1]}: {exc}") from None
 
     scorer = str(value("scorer", DEFAULT_SCORER_SPEC))
-    try:
-        parse_scorer(scorer)
-    except ValueError as exc:
-        raise SettingsError(f"ini key llm_scorer: {exc}") from None
+    if scorer != DEFAULT_SCORER_SPEC:
+        from pytest_llmdrift.scorers import parse_scorer
+
+        try:
+            parse_scorer(scorer)
+        except ValueError as exc:
+            raise SettingsError(f"ini key llm_scorer: {exc}") from None
 
     base_urls = {
         provider: str(url)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 from pytest_llmdrift.budget import CallBudget
-from pytest_llmdrift.client import LLM, Engine
+from pytest_llmdrift.client import ACTIVE_ENGINE, LLM, Engine
 from pytest_llmdrift.config import (
     OPTIONS,
     OptionSpec,
@@ -220,8 +220,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     # paraphrases() runs at import time, before any fixture: it reaches the run's
     # engine (for using=MODEL) and the update request through these two.
-    from pytest_llmdrift.paraphrase.model import ACTIVE_ENGINE
-
     config.stash[ENGINE_TOKEN_KEY] = ACTIVE_ENGINE.set(engine)
     if config.getoption("update_snapshots", False) or settings.paraphrases_update:
         config.stash[UPDATE_ENV_KEY] = os.environ.get(PARAPHRASES_ENV)
@@ -279,8 +277,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         engine.close()
     token = config.stash.get(ENGINE_TOKEN_KEY, None)
     if token is not None:
-        from pytest_llmdrift.paraphrase.model import ACTIVE_ENGINE
-
         ACTIVE_ENGINE.reset(token)
         del config.stash[ENGINE_TOKEN_KEY]
     if UPDATE_ENV_KEY in config.stash:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from pytest_llmdrift import config
 from pytest_llmdrift.errors import LLMDriftError
 
 
@@ -811,7 +812,7 @@ SCORER_FACTORIES: Mapping[str, Callable[..., Scorer]] = {
     "embedding": embedding,
     "judge": judge,
 }
-DEFAULT_SCORER_SPEC = "similar(min=0.8)"
+DEFAULT_SCORER_SPEC = config.DEFAULT_SCORER_SPEC
 
 
 def parse_scorer(spec: str) -> Scorer:

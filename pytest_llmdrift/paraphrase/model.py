@@ -9,7 +9,6 @@ standalone engine with the default settings.
 
 from __future__ import annotations
 
-import contextvars
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,10 +19,6 @@ from pytest_llmdrift.reply import ChatRequest
 if TYPE_CHECKING:
     from pytest_llmdrift.client import Engine
 
-# Set by the plugin for the length of a run (reset at unconfigure).
-ACTIVE_ENGINE: contextvars.ContextVar[Engine | None] = contextvars.ContextVar(
-    "llmdrift_active_engine", default=None
-)
 
 PARAPHRASE_PROMPT = """Rewrite the prompt below in {count} different ways. Each rewrite \
 must ask exactly the same thing and keep, character for character, every number, every \
@@ -43,6 +38,8 @@ class ParaphraserError(LLMDriftError):
 
 
 def _engine() -> Engine:
+    from pytest_llmdrift.client import ACTIVE_ENGINE
+
     engine = ACTIVE_ENGINE.get()
     if engine is not None:
         return engine

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
 
 DEMO_ENDPOINT = "demo"
+# The demo models, known without importing the loopback server (start-up checks).
+DEMO_MODELS: tuple[str, ...] = ("demo-2023-03", "demo-2023-06")
 # The loopback server checks no key; this one is unlike any text a message holds,
 # so scrubbing it (as every key is scrubbed) cannot garble an error.
 DEMO_KEY = "llmdrift-demo-no-key-needed"
@@ -30,7 +32,7 @@ class _DemoOpenAI(OpenAIProvider):
 
 def _respond(request: RecordedRequest) -> ScriptedReply | str:
     from pytest_llmdrift.testing import Fault, ScriptedReply
-    from pytest_llmdrift.testing.demo import DEMO_FINGERPRINTS, DEMO_MODELS, demo_reply
+    from pytest_llmdrift.testing.demo import DEMO_FINGERPRINTS, demo_reply
 
     if request.model not in DEMO_MODELS:
         return Fault.status(  # type: ignore[return-value]
@@ -59,8 +61,6 @@ class DemoProvider:
     @staticmethod
     def validate_model(name: str) -> None:
         """Unknown demo models are a usage error at start-up, not failing tests."""
-        from pytest_llmdrift.testing.demo import DEMO_MODELS
-
         if name not in DEMO_MODELS:
             raise ValueError(
                 f"there is no demo model {name!r}; the demo models are {', '.join(DEMO_MODELS)}"

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import re
 
-DEMO_MODELS: tuple[str, ...] = ("demo-2023-03", "demo-2023-06")
+from pytest_llmdrift.providers.demo import DEMO_MODELS
+
+__all__ = ["DEMO_FINGERPRINTS", "DEMO_MODELS", "SIMULATION_NOTE", "demo_reply"]
 SIMULATION_NOTE = "simulated demo model (pytest-llmdrift); not a real LLM"
 DEMO_FINGERPRINTS = {"demo-2023-03": "fp_demo_0314", "demo-2023-06": "fp_demo_0613"}
 
