@@ -412,6 +412,8 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    if call.when != "call" and report.passed:
+        return report  # the call phase carries the item's data (setup/teardown only on error)
     spec = _item_spec(item)
     replies = item.stash.get(REPLIES_KEY, [])
     comparisons = item.stash.get(COMPARISONS_KEY, [])
