@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_llmdrift.errors import LLMDriftError
-from pytest_llmdrift.reply import ChatRequest, JSONDict, Reply
+from pytest_llmdrift.reply import ChatRequest, JSONDict, Reply, scrub_url
 
 if TYPE_CHECKING:
     import diskcache
@@ -51,7 +51,7 @@ def key_material(
     return {
         "v": KEY_VERSION,
         "provider": provider,
-        "endpoint": endpoint,
+        "endpoint": scrub_url(endpoint),
         "model": model,
         "request": request.to_json(),
         "sample": sample,
@@ -227,12 +227,12 @@ class ResponseCache:
     # -- served-model identity ---------------------------------------------------
     def served_identity(self, provider: str, endpoint: str, model: str) -> JSONDict | None:
         """What the provider last said it served for ``model``: {"model", "fingerprint"}."""
-        return self._read(_SERVED_PREFIX + canonical_json([provider, endpoint, model]))
+        return self._read(_SERVED_PREFIX + canonical_json([provider, scrub_url(endpoint), model]))
 
     def set_served_identity(
         self, provider: str, endpoint: str, model: str, served: str, fingerprint: str | None
     ) -> None:
-        key = _SERVED_PREFIX + canonical_json([provider, endpoint, model])
+        key = _SERVED_PREFIX + canonical_json([provider, scrub_url(endpoint), model])
         self._store.set(key, canonical_json({"model": served, "fingerprint": fingerprint}))
 
     # -- management (the `llmdrift cache` command) ---------------------------------

@@ -108,11 +108,11 @@ class Engine:
             self.stats.record_replay_miss(model_id)
             raise ReplayMiss(
                 f"--llm-cache=replay: no cached reply for model {spec.text!r} "
-                f"(sample {sample}, endpoint {provider.endpoint}) to the prompt "
+                f"(sample {sample}, endpoint {material['endpoint']}) to the prompt "
                 f"{_excerpt(request.prompt)!r} in {self.settings.cache_dir}; no call was "
                 "made. Record it with "
                 "--llm-cache=use (needs the provider's key), or import an export with "
-                "`llmdrift cache import FILE`."
+                f"`llmdrift cache import FILE --cache-dir {self.settings.cache_dir}`."
             )
         if not self.budget.take():
             self.stats.record_budget_refusal()

@@ -227,7 +227,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[RECORD_KEY] = RunRecord()
     if workerinput is None:
         config.pluginmanager.register(
-            RecordCollector(config.stash[RECORD_KEY]), "llmdrift-record-collector"
+            RecordCollector(config, config.stash[RECORD_KEY]), "llmdrift-record-collector"
         )
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistController(engine), "llmdrift-xdist-controller")
@@ -405,7 +405,7 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
     data = reply.to_json()
     if reply.request is not None:
         data["prompt"] = reply.request.prompt
-        data["params"] = reply.request.params
+        data["params"] = reply.request.to_json()["params"]
     return data
 
 
@@ -417,9 +417,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     spec = _item_spec(item)
     replies = item.stash.get(REPLIES_KEY, [])
     comparisons = item.stash.get(COMPARISONS_KEY, [])
-    if spec is None and not replies and not comparisons:
+    uses_snapshot = "llm_snapshot" in getattr(item, "fixturenames", ())
+    if spec is None and not replies and not comparisons and not uses_snapshot:
         return report
-    data: dict[str, Any] = {"model": spec.text if spec is not None else None}
+    data: dict[str, Any] = {
+        "model": spec.text if spec is not None else None,
+        "uses_snapshot": uses_snapshot,
+    }
     marker = item.get_closest_marker("llm_paraphrase")
     if marker is not None:
         data["paraphrase"] = {
@@ -438,17 +442,34 @@ class RecordCollector:
     """Builds the run record where the reports end up: in-process, or on the xdist
     controller (workers' reports carry their data with them)."""
 
-    def __init__(self, record: RunRecord) -> None:
+    def __init__(self, config: pytest.Config, record: RunRecord) -> None:
+        self.config = config
         self.record = record
 
+    @pytest.hookimpl(trylast=True)  # after syrupy has noted the item's outcome
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data = getattr(report, REPORT_ATTRIBUTE, None)
         self.record.add(
             nodeid=report.nodeid,
             when=report.when,
             outcome=report.outcome,
             duration=report.duration,
-            data=getattr(report, REPORT_ATTRIBUTE, None),
+            data=data,
         )
+        if data and data.get("uses_snapshot") and report.failed and report.when != "teardown":
+            self._keep_baselines(report, data)
+
+    def _keep_baselines(self, report: pytest.TestReport, data: dict[str, Any]) -> None:
+        """An llm_snapshot test that failed before comparing (a provider error, a
+        replay miss, no model pinned) never touched its baseline; on
+        --snapshot-update syrupy would take the baseline for unused and delete it.
+        Telling syrupy the item was skipped keeps it (and keeps it from counting as
+        unused in a normal run)."""
+        if data.get("comparisons"):
+            return
+        syrupy_session = getattr(self.config, "_syrupy", None)
+        if syrupy_session is not None:
+            syrupy_session.ran_item(report.nodeid, "skipped")
 
 
 # -- terminal summary ---------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 JSONDict = dict[str, Any]
 
@@ -147,7 +150,49 @@ class ChatRequest:
         return _content_text(self.messages[-1].get("content"))
 
     def to_json(self) -> JSONDict:
-        return {"messages": list(self.messages), "system": self.system, "params": self.params}
+        """The request as written to the cache, snapshots and reports: credentials in
+        parameters are replaced by hashes (see :func:`scrub`)."""
+        return {
+            "messages": list(self.messages),
+            "system": self.system,
+            "params": scrub(self.params),
+        }
+
+
+_SECRET_NAME = re.compile(r"key|token|auth|secret|password|credential|cookie", re.I)
+_SECRET_CONTAINERS = ("extra_headers", "extra_query")
+
+
+def _fingerprint(value: Any) -> str:
+    digest = hashlib.sha256(json.dumps(value, sort_keys=True).encode("utf-8")).hexdigest()
+    return "sha256:" + digest[:16]
+
+
+def scrub(params: Mapping[str, Any]) -> JSONDict:
+    """``params`` safe to write down: header and query values, and any value whose
+    name looks like a credential, replaced by a short hash (still distinct, so cache
+    keys keep apart what differs, but no plaintext reaches a file)."""
+    clean: JSONDict = {}
+    for name, value in params.items():
+        if name in _SECRET_CONTAINERS and isinstance(value, Mapping):
+            clean[name] = {k: _fingerprint(v) for k, v in value.items()}
+        elif _SECRET_NAME.search(name) and name != "max_tokens":
+            clean[name] = _fingerprint(value)
+        elif isinstance(value, Mapping):
+            clean[name] = scrub(value)
+        else:
+            clean[name] = value
+    return clean
+
+
+def scrub_url(url: str) -> str:
+    """A base URL without credentials: user:password@ dropped, query values hashed."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = "&".join(
+        f"{k}={_fingerprint(v)}" for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _check_message(index: int, message: object) -> JSONDict:

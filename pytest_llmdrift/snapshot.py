@@ -91,7 +91,7 @@ class SnapshotRecord:
             fingerprint=reply.fingerprint,
             prompt=request.prompt if request is not None else None,
             system=request.system if request is not None else None,
-            sampling=dict(request.params) if request is not None else {},
+            sampling=request.to_json()["params"] if request is not None else {},
             sample=reply.sample,
             scorer=scorer,
             recorded=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

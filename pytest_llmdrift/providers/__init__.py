@@ -15,7 +15,7 @@ from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
 from pytest_llmdrift.errors import MissingCredentials, ProviderError
-from pytest_llmdrift.reply import ChatRequest, Reply
+from pytest_llmdrift.reply import ChatRequest, Reply, scrub_url
 
 ENTRY_POINT_GROUP = "pytest_llmdrift.providers"
 
@@ -112,6 +112,7 @@ def status_error(
     retries: int,
 ) -> ProviderError:
     """A :class:`ProviderError` whose message adds what to do about ``status``."""
+    endpoint = scrub_url(endpoint)
     if status is None:
         what = f"{provider} could not be reached at {endpoint} for model {model!r}"
         hint = (

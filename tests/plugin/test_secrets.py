@@ -58,3 +58,30 @@ def test_keys_never_reach_disk_or_output(
     # the server saw the key (so it really was sent) but recorded it redacted
     assert server.requests
     assert all(TEST_KEY not in repr(r) for r in server.requests)
+
+
+def test_credentials_in_arguments_and_base_urls_are_never_written(
+    pytester: pytest.Pytester, server: ModelServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret, password = "Bearer sk-helicone-SECRET4242", "PWSECRET9999"
+    host = server.openai_base_url.split("//", 1)[1]
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://bob:{password}@{host}")
+    pytester.makepyfile(
+        f"""
+        def test_ask(llm, llm_snapshot):
+            reply = llm("hi", extra_headers={{"Helicone-Auth": "{secret}"}},
+                        extra_body={{"api_key": "k-SECRET-1"}})
+            assert reply == llm_snapshot
+        """
+    )
+    pytester.runpytest("--llm-model=gpt-4o", "--snapshot-update").assert_outcomes(passed=1)
+    result = pytester.runpytest("--llm-model=gpt-4o", "--llm-cache=replay", "-k", "nothing")
+    monkeypatch.chdir(pytester.path)
+    assert main(["cache", "export", "-o", "export.jsonl"]) == 0
+    leaked = ["SECRET4242", password, "k-SECRET-1"]
+    for path in files_under(pytester.path):
+        data = path.read_bytes()
+        for text in leaked:
+            assert text.encode() not in data, f"{text} written to {path}"
+    assert "sha256:" in (pytester.path / "export.jsonl").read_text()
+    assert not any(text in "\n".join(result.outlines) for text in leaked)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
+from pytest_llmdrift.testing import Fault, ModelServer, RecordedRequest, ScriptedReply
 
 SUITE = '''
 import pytest
@@ -372,3 +372,30 @@ def test_unscored_comparisons_are_counted_in_the_summary(suite: pytest.Pytester)
     )
     result = suite.runpytest("--llm-model=openai:model-a", "--snapshot-update")
     result.stdout.fnmatch_lines(["snapshots: 6 baseline(s) checked or recorded (update run)"])
+
+
+def test_update_keeps_the_baselines_of_tests_that_failed_before_comparing(
+    suite: pytest.Pytester, server: ModelServer, monkeypatch: pytest.MonkeyPatch,
+    xdist_args: list[str],
+) -> None:
+    suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
+    files = snapshot_files(suite)
+    # the provider fails for the story: that test never reaches its comparison
+    server.set_reply(
+        lambda r: Fault.server_error(message="down") if "sea" in r.prompt else behaviour(r)
+    )
+    result = suite.runpytest(
+        "--llm-model=openai:model-a", "--snapshot-update", "--llm-cache=refresh",
+        "--llm-max-retries=0", *xdist_args,
+    )
+    result.assert_outcomes(passed=5, failed=1)
+    assert snapshot_files(suite) == files
+    # no model pinned at all: every llm test errors, and no baseline is deleted
+    result = suite.runpytest("--snapshot-update", *xdist_args)
+    result.assert_outcomes(errors=6)
+    assert snapshot_files(suite) == files
+    # nor does a normal run count them as unused
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-cache=replay", *xdist_args)
+    assert snapshot_files(suite) == files

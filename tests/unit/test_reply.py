@@ -64,3 +64,22 @@ def test_request_rejects_bad_input(bad: object) -> None:
 def test_request_params_must_be_json() -> None:
     with pytest.raises(TypeError, match=r"llm\(\) arguments must be JSON values"):
         ChatRequest.build("hi", params={"stop": {1, 2}})
+
+
+def test_scrub_hides_credentials_but_keeps_them_distinct() -> None:
+    from pytest_llmdrift.reply import scrub, scrub_url
+
+    a = scrub({"extra_headers": {"Authorization": "Bearer A"}, "temperature": 0, "max_tokens": 5,
+               "extra_body": {"api_key": "K", "top_k": 3}})
+    b = scrub({"extra_headers": {"Authorization": "Bearer B"}})
+    assert a["extra_headers"]["Authorization"].startswith("sha256:")
+    assert a["extra_headers"] != b["extra_headers"]
+    assert a["temperature"] == 0
+    assert a["max_tokens"] == 5
+    assert a["extra_body"]["top_k"] == 3
+    assert "K" not in json.dumps(a)
+    assert scrub_url("http://u:pw@h:1/v1?api-key=S") == "http://h:1/v1?api-key=" + (
+        scrub_url("http://h:1/v1?api-key=S").split("=", 1)[1]
+    )
+    assert "pw" not in scrub_url("http://u:pw@h:1/v1")
+    assert "S" not in scrub_url("http://h/v1?api-key=S").split("?")[1].replace("sha", "")
