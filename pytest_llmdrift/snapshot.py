@@ -297,7 +297,9 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
     """The syrupy extension behind ``llm_snapshot``."""
 
     file_extension = FILE_EXTENSION
-    _write_mode = WriteMode.TEXT
+    # Bytes, encoded here: a text-mode file would turn "\r\n" in a reply into "\n"
+    # on reading, and an unchanged reply would then look drifted.
+    _write_mode = WriteMode.BINARY
 
     @classmethod
     def matches_test_location(
@@ -334,7 +336,7 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
         stem = f"{prefix}{original}" + (f"[{ids}]" if ids else "") + suffix
         return cls._sanitize_filename(stem)[: cls._max_stem_length()]
 
-    def serialize(self, data: Any, **kwargs: Any) -> str:
+    def serialize(self, data: Any, **kwargs: Any) -> bytes:
         comparison = _COMPARISON.get()
         if not isinstance(data, Reply):
             raise TypeError(
@@ -343,13 +345,13 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
             )
         scorer = comparison.scorer.name if comparison else ""
         model = data.requested_model
-        return SnapshotRecord.from_reply(data, model=model, scorer=scorer).render()
+        return SnapshotRecord.from_reply(data, model=model, scorer=scorer).render().encode("utf-8")
 
     def matches(self, *, serialized_data: Any, snapshot_data: Any) -> bool:
         comparison = _COMPARISON.get()
-        current = SnapshotRecord.parse(str(serialized_data), source="the current reply")
+        current = SnapshotRecord.parse(_text(serialized_data), source="the current reply")
         try:
-            baseline = SnapshotRecord.parse(str(snapshot_data), source=_source(comparison))
+            baseline = SnapshotRecord.parse(_text(snapshot_data), source=_source(comparison))
         except SnapshotFormatError as exc:
             if comparison is not None:
                 comparison.error = exc
@@ -378,6 +380,17 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
             yield from comparison.message()
         else:
             yield from super().diff_lines(serialized_data, snapshot_data)
+
+
+def _text(data: Any) -> str:
+    if isinstance(data, bytes | bytearray | memoryview):
+        try:
+            return bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SnapshotFormatError(
+                f"the snapshot file is not UTF-8 text ({exc}); re-record it with --snapshot-update"
+            ) from None
+    return str(data)
 
 
 def _source(comparison: Comparison | None) -> str:

@@ -399,3 +399,25 @@ def test_update_keeps_the_baselines_of_tests_that_failed_before_comparing(
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     result = suite.runpytest("--llm-model=openai:model-a", "--llm-cache=replay", *xdist_args)
     assert snapshot_files(suite) == files
+
+
+def test_carriage_returns_in_replies_survive_the_snapshot_file(
+    pytester: pytest.Pytester, server: ModelServer
+) -> None:
+    server.set_reply({"crlf": "line1\r\nline2", "cr": "a\rb", "*": "plain"})
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_llmdrift import exact
+
+        @pytest.mark.parametrize("prompt", ["crlf", "cr"])
+        def test_q(llm, llm_snapshot, prompt):
+            assert llm(prompt) == llm_snapshot(exact(strip=False))
+        """
+    )
+    pytester.runpytest("--llm-model=gpt-4o", "--snapshot-update").assert_outcomes(passed=2)
+    folder = next((pytester.path / "__snapshots__").iterdir())
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    pytester.runpytest("--llm-model=gpt-4o").assert_outcomes(passed=2)
+    pytester.runpytest("--llm-model=gpt-4o", "--snapshot-update").assert_outcomes(passed=2)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps
