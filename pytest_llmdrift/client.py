@@ -17,7 +17,7 @@ from pytest_llmdrift.budget import CallBudget
 from pytest_llmdrift.cache import ResponseCache, cache_key, key_material
 from pytest_llmdrift.config import Settings
 from pytest_llmdrift.errors import BudgetExceeded, ProviderError, ReplayMiss
-from pytest_llmdrift.models import ModelSpec
+from pytest_llmdrift.models import ModelSpec, parse_model_spec
 from pytest_llmdrift.providers import Provider
 from pytest_llmdrift.reply import ChatRequest, PromptOrMessages, Reply
 from pytest_llmdrift.stats import RunStats
@@ -46,8 +46,11 @@ class Engine:
         *,
         budget: CallBudget | None = None,
         stats: RunStats | None = None,
+        parse_model: Callable[[str], ModelSpec] = parse_model_spec,
     ) -> None:
         self.settings = settings
+        # Reads a model spec the way this run does (plugins' providers included).
+        self.parse_model = parse_model
         self._make_provider = make_provider
         self.budget = budget or CallBudget(settings.max_calls)
         self.stats = stats or RunStats()
@@ -84,7 +87,20 @@ class Engine:
             self._cache = None
 
     # -- answering -----------------------------------------------------------------
-    def complete(self, spec: ModelSpec, request: ChatRequest, *, sample: int = 0) -> Reply:
+    def complete(
+        self,
+        spec: ModelSpec,
+        request: ChatRequest,
+        *,
+        sample: int = 0,
+        accept: Callable[[str], object] | None = None,
+    ) -> Reply:
+        """The reply to ``request`` from ``spec``: cached, or live (then cached).
+
+        ``accept`` checks a reply's text before it is used or stored (e.g. a judge's
+        verdict must parse): a live reply it rejects is not cached, and a cached one it
+        rejects is asked again, so an unusable answer is never replayed forever.
+        """
         __tracebackhide__ = True
         provider = self.provider(spec.provider)
         material = key_material(
@@ -101,7 +117,7 @@ class Engine:
         if cache is not None and mode in ("use", "replay"):
             hit = cache.get(key)
             self.stats.add_notices(cache.notices)
-            if hit is not None:
+            if hit is not None and _accepted(accept, hit.text, replay=mode == "replay"):
                 self.stats.record_reply(model_id, hit)
                 return replace(hit, request=request)
         if mode == "replay":
@@ -133,6 +149,8 @@ class Engine:
             reply, requested_model=spec.name, provider=spec.provider, sample=sample, request=request
         )
         self.stats.record_reply(model_id, reply)
+        if accept is not None:
+            accept(reply.text)  # raises: the reply is not cached
         if cache is not None:
             self._note_served_change(cache, spec, provider.endpoint, reply)
             cache.put(key, material, reply)
@@ -152,6 +170,20 @@ class Engine:
             cache.set_served_identity(
                 spec.provider, endpoint, spec.name, reply.model, reply.fingerprint
             )
+
+
+def _accepted(accept: Callable[[str], object] | None, text: str, *, replay: bool) -> bool:
+    """Whether a cached reply passes ``accept``; in replay mode (no new call
+    possible) its error is raised instead."""
+    if accept is None:
+        return True
+    try:
+        accept(text)
+    except Exception:
+        if replay:
+            raise
+        return False
+    return True
 
 
 def _identity(data: dict[str, Any]) -> str:

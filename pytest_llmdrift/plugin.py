@@ -128,7 +128,8 @@ def pytest_llmdrift_infer_provider(model: str) -> str | None:
 
 
 # -- configure / unconfigure -------------------------------------------------------------
-def _settings(config: pytest.Config) -> Settings:
+def _model_parser(config: pytest.Config) -> Callable[[str], ModelSpec]:
+    """Model specs as this run reads them: with every plugin's providers."""
     known = [name for names in config.hook.pytest_llmdrift_provider_names() for name in names]
 
     def parse_model(text: str) -> ModelSpec:
@@ -138,6 +139,10 @@ def _settings(config: pytest.Config) -> Settings:
             known_providers=known,
         )
 
+    return parse_model
+
+
+def _settings(config: pytest.Config, parse_model: Callable[[str], ModelSpec]) -> Settings:
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     try:
         return resolve_settings(
@@ -195,7 +200,8 @@ def _check_models(engine: Engine) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    settings = _settings(config)
+    parse_model = _model_parser(config)
+    settings = _settings(config, parse_model)
     budget = CallBudget(settings.max_calls)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput.get(WORKER_BUDGET_KEY):
@@ -210,7 +216,13 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{len(settings.models)} models are pinned ({describe_models(settings.models)})."
                 f" Pass a single --llm-model with {flag}."
             )
-    engine = Engine(settings, _provider_maker(config, settings), budget=budget, stats=RunStats())
+    engine = Engine(
+        settings,
+        _provider_maker(config, settings),
+        budget=budget,
+        stats=RunStats(),
+        parse_model=parse_model,
+    )
     _check_models(engine)
     config.stash[ENGINE_KEY] = engine
     config.addinivalue_line(
@@ -371,8 +383,11 @@ def _judge(engine: Engine) -> Callable[[str], str]:
                 "the judge scorer needs a judge model: pass --llm-judge=MODEL "
                 "(or set llm_judge in the ini file)"
             )
+        from pytest_llmdrift.scorers import Judge
+
         request = ChatRequest.build(prompt, params={"temperature": 0})
-        return engine.complete(spec, request).text
+        # An unreadable verdict is not cached: the next run asks the judge again.
+        return engine.complete(spec, request, accept=Judge.parse_verdict).text
 
     return ask
 

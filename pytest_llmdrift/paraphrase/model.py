@@ -59,15 +59,19 @@ def _engine() -> Engine:
 def rewrite_with_model(template: str, n: int, model: str) -> list[str]:
     """Ask ``model`` for ``n - 1`` rewordings of ``template``; returns the candidates
     (the caller checks protected spans and fills up with generated variants)."""
-    from pytest_llmdrift.models import parse_model_spec
-
     engine = _engine()
-    spec = parse_model_spec(model)
+    spec = engine.parse_model(model)
     count = max(1, n - 1)
     request = ChatRequest.build(
         PARAPHRASE_PROMPT.format(count=count, template=template), params={"temperature": 0.7}
     )
-    text = engine.complete(spec, request).text
+    text = engine.complete(spec, request, accept=lambda t: _candidates(t, model)).text
+    return _candidates(text, model)
+
+
+def _candidates(text: str, model: str) -> list[str]:
+    """The rewordings in the model's answer; raises (so the answer is not cached)
+    when it is not a JSON array of strings."""
     from pytest_llmdrift.scorers import parse_json_reply
 
     try:

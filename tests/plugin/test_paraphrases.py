@@ -132,3 +132,44 @@ def test_a_model_paraphraser_is_asked_once_and_its_spans_are_checked(
     result = pytester.runpytest("--llm-model=gpt-4o", "--llm-cache-dir=fresh")
     result.assert_outcomes(passed=4)
     assert not any(r.model == "rewriter" for r in server.requests)
+
+
+def test_a_model_paraphraser_can_be_a_plugin_provider(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        f"""
+        import json
+        from pytest_llmdrift import Reply
+
+        class Rewriter:
+            name = "acme"
+            endpoint = "acme://"
+
+            def complete(self, *, model, request):
+                text = json.dumps(["Please tell me: " + {TEMPLATE!r}, "Hmm"])
+                return Reply(text=text, model=model, requested_model=model)
+
+            def close(self):
+                pass
+
+        def pytest_llmdrift_provider_names():
+            return ["acme"]
+
+        def pytest_llmdrift_make_provider(name, options):
+            return Rewriter() if name == "acme" else None
+        """
+    )
+    pytester.makepyfile(
+        test_plug=f"""
+        import pytest
+        from pytest_llmdrift import paraphrases
+
+        @pytest.mark.parametrize("prompt", paraphrases({TEMPLATE!r}, n=3, using="acme:rw"))
+        def test_wording(prompt):
+            assert "17077" in prompt
+        """
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=3)
+    stored = json.loads((pytester.path / "__paraphrases__" / "test_plug.json").read_text())
+    (group,) = stored["groups"].values()
+    assert group["variants"][1] == "Please tell me: " + TEMPLATE  # "Hmm" lost the spans

@@ -318,6 +318,13 @@ def test_the_judge_scorer_uses_the_judge_model_and_caches_its_verdict(
     result.stdout.fnmatch_lines(
         ["*ScorerError: the judge's verdict could not be read*It is fine, I think.*"]
     )
+    # an unreadable verdict is never cached: with a fresh cache, the next run asks again
+    judge_calls = lambda: sum(1 for r in server.requests if r.model == "judge-model")  # noqa: E731
+    pytester.runpytest(*args, "--llm-cache-dir=fresh").assert_outcomes(failed=1)
+    before = judge_calls()
+    verdicts["text"] = '{"score": 0.8}'
+    pytester.runpytest(*args, "--llm-cache-dir=fresh").assert_outcomes(passed=1)
+    assert judge_calls() == before + 1
     result = pytester.runpytest("--llm-model=openai:model-b")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the judge scorer needs a judge model: pass --llm-judge=MODEL*"])
