@@ -4,13 +4,16 @@ Use them with ``@given`` to search for the wording that flips an answer; Hypothe
 shrinks a failure towards the least-changed variant (the template itself, then one
 light rewrite)::
 
-    from hypothesis import given, settings
+    from hypothesis import HealthCheck, given, settings
     from pytest_llmdrift import extract
     from pytest_llmdrift.strategies import paraphrase
 
     TEMPLATE = "Is 17077 a prime number? Think step by step and then answer [Yes] or [No]."
 
-    @settings(deadline=None, max_examples=20)
+    # deadline=None: cached and live calls differ wildly in time; the llm fixture is
+    # function-scoped, which is fine here (it holds no per-example state).
+    @settings(deadline=None, max_examples=20, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(prompt=paraphrase(TEMPLATE))
     def test_prime_answer_holds(llm, prompt):
         assert extract(r"\\[(Yes|No)\\]").answer(llm(prompt).text) == "yes"
@@ -74,15 +77,24 @@ def paraphrase(
     step = st.one_of(
         [st.tuples(st.just(name), st.integers(0, TRANSFORMS[name].options - 1)) for name in names]
     )
-    return st.lists(step, max_size=max_steps).map(lambda steps: rewrite(template, steps))
+    return _rewritten(template, st.lists(step, max_size=max_steps))
+
+
+@st.composite
+def _rewritten(
+    draw: st.DrawFn, template: str, steps: SearchStrategy[list[tuple[str, int]]]
+) -> str:
+    # A composite (not .map) so a failing example shows the prompt's text itself,
+    # which is the point of the search, rather than the call that made it.
+    return rewrite(template, draw(steps))
 
 
 def _single(name: str, template: str) -> SearchStrategy[str]:
     template = _check_template(template)
     options = TRANSFORMS[name].options
     # 0 is the template; k is option k - 1: shrinking ends at the template.
-    return st.integers(0, options).map(
-        lambda k: template if k == 0 else rewrite(template, [(name, k - 1)])
+    return _rewritten(
+        template, st.integers(0, options).map(lambda k: [] if k == 0 else [(name, k - 1)])
     )
 
 

@@ -3,12 +3,13 @@ caught by the parametrised variants and by a Hypothesis search."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
 import pytest
 
-from pytest_llmdrift.paraphrase import generate
+from pytest_llmdrift.paraphrase import TRANSFORMS, generate, rewrite
 from pytest_llmdrift.testing import ModelServer, RecordedRequest
 
 TEMPLATE = "Is 17077 a prime number? Think step by step and then answer [Yes] or [No]."
@@ -60,9 +61,9 @@ import re
 from hypothesis import HealthCheck, Phase, given, settings
 from pytest_llmdrift.strategies import paraphrase
 
-@settings(deadline=None, max_examples=60, database=None,
+@settings(deadline=None, max_examples=150, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(prompt=paraphrase({TEMPLATE!r}))
+@given(prompt=paraphrase({TEMPLATE!r}, ["frame", "politeness", "casing", "typo"]))
 def test_search(llm, prompt):
     answer = re.search(r"\\[(Yes|No)\\]", llm(prompt).text).group(1)
     assert answer == "Yes", prompt
@@ -80,9 +81,18 @@ def test_a_hypothesis_search_finds_and_shrinks_the_wording(
     # the wording that flipped the answer is reported...
     result.stdout.fnmatch_lines(["E       AssertionError: *lease*17077 a prime number?*"])
     result.stdout.fnmatch_lines(["*Failing test case: test_search(*"])
-    # ...shrunk to a single rewriting step away from the template
-    (steps,) = [line for line in result.outlines if "prompt=rewrite(" in line]
-    assert re.search(r"prompt=rewrite\(template, \[\('[a-z]+', \d+\)\]\)", steps), steps
+    # ...as text, shrunk to a single rewriting step away from the template
+    (shown,) = [
+        ast.literal_eval(match.group(1))
+        for line in result.outlines
+        if (match := re.search(r"^E\s+prompt=(['\"].*['\"]),$", line))
+    ]
+    one_step = {
+        rewrite(TEMPLATE, [(name, option)])
+        for name, transform in TRANSFORMS.items()
+        for option in range(transform.options)
+    }
+    assert shown in one_step, shown
 
 
 USING = f"""
