@@ -216,6 +216,11 @@ def pytest_configure(config: pytest.Config) -> None:
                 f"{len(settings.models)} models are pinned ({describe_models(settings.models)})."
                 f" Pass a single --llm-model with {flag}."
             )
+    if settings.cache_mode != "off" and settings.cache_dir.is_file():
+        raise pytest.UsageError(
+            f"pytest-llmdrift: the cache directory {settings.cache_dir} is a file; "
+            "pass --llm-cache-dir=DIR with a directory (it is made if missing)"
+        )
     engine = Engine(
         settings,
         _provider_maker(config, settings),

@@ -133,4 +133,5 @@ class RunRecord:
             for (test, group, model), variants in sorted(
                 runs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
             )
+            if 0 in variants and len(variants) > 1  # p0 is the reference
         ]

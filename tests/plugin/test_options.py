@@ -99,3 +99,12 @@ def test_a_listed_provider_nobody_makes_is_a_usage_error(pytester: pytest.Pytest
     result = pytester.runpytest("--llm-model=ghost:m")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*no plugin makes the provider 'ghost'*"])
+
+
+def test_a_cache_dir_that_is_a_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".txt", notes="keep me")
+    pytester.makepyfile("def test_x(llm):\n    raise AssertionError('must not run')\n")
+    result = pytester.runpytest("--llm-model=demo-2023-03", "--llm-cache-dir=notes.txt")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*the cache directory *notes.txt is a file*--llm-cache-dir=DIR*"])
+    assert (pytester.path / "notes.txt").read_text() == "keep me"

@@ -88,3 +88,13 @@ def test_run_record_prompt_sensitivity() -> None:
     assert (first.model, first.disagreeing, first.spread) == ("m1", [2], 1.0)
     assert (second.model, second.disagreeing, second.spread) == ("m2", [], 0.0)
     assert first.to_json()["disagreeing"] == ["p2"]
+
+
+def test_sensitivity_needs_p0() -> None:
+    from pytest_llmdrift.report.record import RunRecord
+
+    record = RunRecord()
+    for variant in (1, 2):
+        data = {"model": "m", "paraphrase": {"test": "t", "group": "g", "variant": variant}}
+        record.add(nodeid=f"t[p{variant}]", when="call", outcome="passed", duration=0, data=data)
+    assert record.sensitivity() == []
