@@ -17,10 +17,10 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pytest_llmdrift.errors import LLMDriftError
 from pytest_llmdrift.reply import ChatRequest, JSONDict, Reply, scrub_url
@@ -28,6 +28,7 @@ from pytest_llmdrift.reply import ChatRequest, JSONDict, Reply, scrub_url
 if TYPE_CHECKING:
     import diskcache
 
+T = TypeVar("T")
 KEY_VERSION = 1
 EXPORT_FORMAT = "llmdrift-cache/1"
 _REPLY_PREFIX = "reply:"
@@ -155,14 +156,9 @@ class ResponseCache:
     def _move_aside(self, error: BaseException) -> Path:
         """Move a corrupt cache directory out of the way, once, even with several
         processes racing: under a lock, and only if it is still unreadable."""
-        import diskcache
 
         with _directory_lock(self.directory.parent):
-            try:  # another process may have replaced it while we waited
-                diskcache.Cache(str(self.directory), disk=_json_only_disk()).close()
-            except (sqlite3.DatabaseError, CacheError):
-                pass
-            else:
+            if _healthy(self.directory):  # another process replaced it while we waited
                 return self.directory
             stamp = time.strftime("%Y%m%d-%H%M%S")
             target = self.directory.with_name(
@@ -179,6 +175,23 @@ class ResponseCache:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
+
+    def _set(self, key: str, text: str) -> None:
+        self._guarded(lambda store: store.set(key, text))
+
+    def _guarded(self, operation: Callable[[diskcache.Cache], T]) -> T:
+        """Run ``operation`` on the store; damage found only now (a page of
+        ``cache.db`` corrupt behind a sound header) is handled like damage found on
+        opening: the directory is moved aside, a fresh cache made, and the operation
+        retried once."""
+        try:
+            return operation(self._store)
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise CacheError(f"the response cache at {self.directory} failed: {exc}") from exc
+            self.close()
+            self._move_aside(exc)
+            return operation(self._store)
 
     # -- replies ---------------------------------------------------------------
     def get(self, key: str) -> Reply | None:
@@ -199,12 +212,12 @@ class ResponseCache:
             "reply": {**reply.to_json(), "cached": False},
             "stored_at": time.time(),
         }
-        self._store.set(key, canonical_json(value))
+        self._set(key, canonical_json(value))
 
     def _read(self, key: str) -> JSONDict | None:
-        store = self._store  # opening errors are not entry errors: let them through
+        self._store  # noqa: B018 - opening errors are not entry errors: let them through
         try:
-            text = store.get(key)
+            text = self._guarded(lambda store: store.get(key))
         except CacheError as exc:
             self._drop(key, exc)
             return None
@@ -233,7 +246,7 @@ class ResponseCache:
         self, provider: str, endpoint: str, model: str, served: str, fingerprint: str | None
     ) -> None:
         key = _SERVED_PREFIX + canonical_json([provider, scrub_url(endpoint), model])
-        self._store.set(key, canonical_json({"model": served, "fingerprint": fingerprint}))
+        self._set(key, canonical_json({"model": served, "fingerprint": fingerprint}))
 
     # -- management (the `llmdrift cache` command) ---------------------------------
     def _entries(self) -> Iterator[tuple[str, JSONDict]]:
@@ -353,6 +366,22 @@ def atomic_write_text(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _healthy(directory: Path) -> bool:
+    """Whether ``directory`` holds a cache database that passes SQLite's check."""
+    path = directory / "cache.db"
+    if not path.exists():
+        return False
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = db.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
+    return bool(row) and row[0] == "ok"
 
 
 def _is_corruption(error: BaseException) -> bool:

@@ -262,3 +262,28 @@ def test_an_uncreatable_cache_dir_is_a_cache_error(tmp_path: Path) -> None:
     cache = ResponseCache(tmp_path / "file" / "cache")
     with pytest.raises(CacheError, match=r"cannot make the response cache at .*--llm-cache-dir"):
         cache.get(cache_key(material()))
+
+
+def test_damage_behind_a_sound_header_is_moved_aside_too(tmp_path: Path) -> None:
+    directory = tmp_path / "c"
+    cache = ResponseCache(directory)
+    for i in range(50):
+        m = material(f"q{i}")
+        cache.put(cache_key(m), m, reply(f"a{i}" * 50))
+    cache.close()
+    db = directory / "cache.db"
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big") or 65536
+    data[page : len(data)] = b"\xde\xad\xbe\xef" * ((len(data) - page) // 4)  # keep page 1
+    db.write_bytes(bytes(data))
+
+    cache = ResponseCache(directory)
+    key = cache_key(material("q1"))
+    assert cache.get(key) is None  # damaged: moved aside, a miss, no traceback
+    cache.put(key, material("q1"), reply("fresh"))
+    got = cache.get(key)
+    assert got is not None
+    assert got.text == "fresh"
+    cache.close()
+    assert any("was corrupt" in notice for notice in cache.notices)
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("c.corrupt-")]
