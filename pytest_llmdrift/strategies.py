@@ -81,9 +81,7 @@ def paraphrase(
 
 
 @st.composite
-def _rewritten(
-    draw: st.DrawFn, template: str, steps: SearchStrategy[list[tuple[str, int]]]
-) -> str:
+def _rewritten(draw: st.DrawFn, template: str, steps: SearchStrategy[list[tuple[str, int]]]) -> str:
     # A composite (not .map) so a failing example shows the prompt's text itself,
     # which is the point of the search, rather than the call that made it.
     return rewrite(template, draw(steps))
