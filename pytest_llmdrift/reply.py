@@ -159,7 +159,9 @@ class ChatRequest:
         }
 
 
-_SECRET_NAME = re.compile(r"key|token|auth|secret|password|credential|cookie", re.I)
+# Names of credentials: "api_key", "access_token", "Authorization"... but not token
+# counts such as max_tokens or max_output_tokens.
+_SECRET_NAME = re.compile(r"key|token(?!s)|auth|secret|password|credential|cookie", re.I)
 _SECRET_CONTAINERS = ("extra_headers", "extra_query")
 
 
@@ -176,7 +178,7 @@ def scrub(params: Mapping[str, Any]) -> JSONDict:
     for name, value in params.items():
         if name in _SECRET_CONTAINERS and isinstance(value, Mapping):
             clean[name] = {k: _fingerprint(v) for k, v in value.items()}
-        elif _SECRET_NAME.search(name) and name != "max_tokens":
+        elif _SECRET_NAME.search(name):
             clean[name] = _fingerprint(value)
         elif isinstance(value, Mapping):
             clean[name] = scrub(value)

@@ -83,3 +83,12 @@ def test_scrub_hides_credentials_but_keeps_them_distinct() -> None:
     )
     assert "pw" not in scrub_url("http://u:pw@h:1/v1")
     assert "S" not in scrub_url("http://h/v1?api-key=S").split("?")[1].replace("sha", "")
+
+
+def test_scrub_leaves_token_counts_alone() -> None:
+    from pytest_llmdrift.reply import scrub
+
+    clean = scrub({"max_tokens": 5, "max_output_tokens": 7, "access_token": "t"})
+    assert clean["max_tokens"] == 5
+    assert clean["max_output_tokens"] == 7
+    assert clean["access_token"].startswith("sha256:")
