@@ -157,7 +157,7 @@ class ResponseCache:
         """Move a corrupt cache directory out of the way, once, even with several
         processes racing: under a lock, and only if it is still unreadable."""
 
-        with _directory_lock(self.directory.parent):
+        with directory_lock(self.directory.parent):
             if _healthy(self.directory):  # another process replaced it while we waited
                 return self.directory
             stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -394,8 +394,10 @@ def _is_corruption(error: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive lock held on ``directory`` itself (no lock file left behind)."""
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock held on ``directory`` itself, made if missing (no lock file
+    left behind), for processes (xdist workers) that take turns at a read-then-write."""
+    directory.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: best effort, no lock

@@ -10,7 +10,6 @@ only when regeneration is asked for (``pytest --llm-paraphrases-update`` or
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmdrift.cache import atomic_write_text, directory_lock
 from pytest_llmdrift.paraphrase.spans import spans_preserved
 from pytest_llmdrift.paraphrase.transforms import TRANSFORMS, check_transforms, rewrite
 
@@ -204,25 +204,6 @@ def dump_groups(groups: Mapping[str, Mapping[str, Any]]) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory`` (POSIX): xdist workers collecting the
-    same module take turns to read, produce and write, so a group is made once."""
-    directory.mkdir(parents=True, exist_ok=True)
-    if sys.platform == "win32":  # pragma: no cover - the atomic write still keeps it whole
-        yield
-        return
-    import fcntl
-
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def _regenerated_marker(path: Path, key: str) -> Path | None:
     """Under xdist, the first worker that regenerates a group leaves a mark (per run)
     so that the others use its result instead of asking a model again."""
@@ -328,7 +309,7 @@ def _lookup(
         stored = load_groups(path).get(key)
         if stored is not None:
             return list(stored["variants"])
-    with _locked(path.parent):
+    with directory_lock(path.parent):
         # Read again under the lock: another worker may have made the group meanwhile.
         try:
             groups = load_groups(path)
@@ -354,8 +335,6 @@ def _lookup(
         except OSError:
             unchanged = False
         if not unchanged:
-            from pytest_llmdrift.cache import atomic_write_text
-
             atomic_write_text(path, text)
         if marker is not None:
             marker.touch()
