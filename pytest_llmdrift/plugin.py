@@ -46,13 +46,14 @@ from pytest_llmdrift.report.record import REPORT_ATTRIBUTE, RunRecord
 from pytest_llmdrift.stats import RunStats
 
 if TYPE_CHECKING:
-    from pytest_llmdrift.scorers import Scorer
+    from pytest_llmdrift.scorers import Scorer  # noqa: F401 - in a StashKey[...] string
     from pytest_llmdrift.snapshot import Comparison, LLMSnapshot
 
 ENGINE_KEY = pytest.StashKey[Engine]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 REPLIES_KEY = pytest.StashKey[list[Reply]]()
 COMPARISONS_KEY = pytest.StashKey[list["Comparison"]]()
+DEFAULT_SCORER_KEY = pytest.StashKey["Scorer"]()
 ENGINE_TOKEN_KEY = pytest.StashKey[contextvars.Token["Engine | None"]]()
 UPDATE_ENV_KEY = pytest.StashKey["str | None"]()
 PARAPHRASES_ENV = "LLMDRIFT_PARAPHRASES"  # = pytest_llmdrift.paraphrase.variants.UPDATE_ENV
@@ -411,7 +412,9 @@ def llm_snapshot(snapshot: Any, request: pytest.FixtureRequest) -> LLMSnapshot:
 
     engine = request.config.stash[ENGINE_KEY]
     comparisons = request.node.stash.setdefault(COMPARISONS_KEY, [])
-    default: Scorer = parse_scorer(engine.settings.scorer)
+    default = request.config.stash.get(DEFAULT_SCORER_KEY, None)
+    if default is None:  # parsed once per run, not per test
+        default = request.config.stash[DEFAULT_SCORER_KEY] = parse_scorer(engine.settings.scorer)
     return LLMSnapshot(
         snapshot.use_extension(LLMDriftExtension),
         default_scorer=default,
