@@ -29,6 +29,11 @@ ProviderMaker = Callable[[str], Provider]
 ACTIVE_ENGINE: contextvars.ContextVar[Engine | None] = contextvars.ContextVar(
     "llmdrift_active_engine", default=None
 )
+# The sample index of the provider call in progress, for providers that can use it
+# (the demo models vary their answers by sample when the temperature is above 0).
+CURRENT_SAMPLE: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "llmdrift_current_sample", default=0
+)
 
 
 def _excerpt(text: str, limit: int = 200) -> str:
@@ -138,6 +143,7 @@ class Engine:
                 "from the cache with --llm-cache=replay."
             )
         with self._in_flight:
+            token = CURRENT_SAMPLE.set(sample)
             try:
                 reply = provider.complete(model=spec.name, request=request)
             except ProviderError as exc:
@@ -145,6 +151,8 @@ class Engine:
                 if not exc.model:
                     exc.model = spec.name
                 raise
+            finally:
+                CURRENT_SAMPLE.reset(token)
         reply = replace(
             reply, requested_model=spec.name, provider=spec.provider, sample=sample, request=request
         )
@@ -206,6 +214,9 @@ class LLM:
         self._engine = engine
         self.spec = spec
         self.replies: list[Reply] = []
+        # Set by @pytest.mark.llm_repeat: repetition k asks for sample k (and
+        # llm.sample(prompt, n) for samples k*n .. k*n+n-1), each cached on its own.
+        self.repetition = 0
         self._on_reply = on_reply
         self._lock = threading.Lock()
 
@@ -249,7 +260,7 @@ class LLM:
             system=system,
             params={"temperature": temperature, "max_tokens": max_tokens, "seed": seed, **params},
         )
-        return self._keep([self._ask(request, 0)])[0]
+        return self._keep([self._ask(request, self.repetition)])[0]
 
     def sample(self, prompt_or_messages: PromptOrMessages, n: int, **kwargs: Any) -> list[Reply]:
         """n independent replies to one prompt: samples 0..n-1, run concurrently."""
@@ -257,12 +268,13 @@ class LLM:
         if n < 1:
             raise ValueError(f"llm.sample() needs n >= 1, got {n}")
         request = self._request(prompt_or_messages, kwargs)
-        return self._run([(request, index) for index in range(n)])
+        first = self.repetition * n
+        return self._run([(request, first + index) for index in range(n)])
 
     def map(self, prompts: Iterable[PromptOrMessages], **kwargs: Any) -> list[Reply]:
         """One reply per prompt, in order, with calls running concurrently."""
         __tracebackhide__ = True
-        return self._run([(self._request(p, kwargs), 0) for p in prompts])
+        return self._run([(self._request(p, kwargs), self.repetition) for p in prompts])
 
     @staticmethod
     def _request(prompt_or_messages: PromptOrMessages, kwargs: dict[str, Any]) -> ChatRequest:
