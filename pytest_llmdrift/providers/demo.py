@@ -4,12 +4,17 @@ The first live call starts a :class:`~pytest_llmdrift.testing.ModelServer` in th
 process (127.0.0.1, an ephemeral port) and talks to it through the real OpenAI SDK,
 so a demo run exercises the same path as a real provider. No key, no network.
 The endpoint in cache keys is the constant ``demo``, not the changing port.
+
+The demo models are simulations (see :mod:`pytest_llmdrift.testing.demo`). Above
+temperature 0 their answers vary by sample, so each request to the loopback server
+carries the sample index of the call in progress in an ``x-llmdrift-sample``
+header; no other provider sends it.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmdrift.providers import ProviderOptions
 from pytest_llmdrift.providers.openai_chat import OpenAIProvider
@@ -24,10 +29,35 @@ DEMO_MODELS: tuple[str, ...] = ("demo-2023-03", "demo-2023-06")
 # The loopback server checks no key; this one is unlike any text a message holds,
 # so scrubbing it (as every key is scrubbed) cannot garble an error.
 DEMO_KEY = "llmdrift-demo-no-key-needed"
+# The request header that tells the loopback server the sample index.
+SAMPLE_HEADER = "x-llmdrift-sample"
 
 
 class _DemoOpenAI(OpenAIProvider):
     name = "demo"
+
+    def build_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
+        from pytest_llmdrift.client import CURRENT_SAMPLE
+
+        kwargs = super().build_kwargs(model, request)
+        headers = dict(kwargs.get("extra_headers") or {})
+        headers[SAMPLE_HEADER] = str(CURRENT_SAMPLE.get())
+        kwargs["extra_headers"] = headers
+        return kwargs
+
+
+def _sample_of(request: RecordedRequest) -> int:
+    try:
+        return max(0, int(request.headers.get(SAMPLE_HEADER, "0")))
+    except ValueError:
+        return 0
+
+
+def _temperature_of(request: RecordedRequest) -> float | None:
+    value = request.body.get("temperature")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _respond(request: RecordedRequest) -> ScriptedReply | str:
@@ -40,7 +70,12 @@ def _respond(request: RecordedRequest) -> ScriptedReply | str:
             f"no demo model {request.model!r}; the demo models are {', '.join(DEMO_MODELS)}",
         )
     return ScriptedReply(
-        text=demo_reply(request.model, request.prompt),
+        text=demo_reply(
+            request.model,
+            request.prompt,
+            temperature=_temperature_of(request),
+            sample=_sample_of(request),
+        ),
         fingerprint=DEMO_FINGERPRINTS[request.model],
     )
 
