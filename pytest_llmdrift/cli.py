@@ -1,12 +1,16 @@
 """The ``llmdrift`` command.
 
+    llmdrift compare BASE.json CURRENT.json [--json F] [--html F] [--markdown F] [--force]
+    llmdrift merge A.json B.json ... -o ALL.json
     llmdrift cache stats   [--cache-dir DIR]
     llmdrift cache clear   [--cache-dir DIR]
     llmdrift cache export  [--cache-dir DIR] -o FILE
     llmdrift cache import  [--cache-dir DIR] FILE
 
-Exit status: 0 on success, 1 when the command could not do its work (the message
-says why), 2 on a usage error.
+Exit status: ``compare`` exits 0 when no test regressed, 1 when some did, 2 when
+the runs cannot be compared (or on a usage error). The other commands exit 0 on
+success, 1 when they could not do their work (the message says why), 2 on a
+usage error.
 """
 
 from __future__ import annotations
@@ -47,13 +51,156 @@ def _cache_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     load.add_argument("file", type=Path, metavar="FILE")
 
 
+def _compare_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    compare = sub.add_parser(
+        "compare",
+        help="paired comparison of two run reports (pytest --llm-report)",
+        description="Pair the tests of two runs (by node id without the model id) and list "
+        "every pass->fail (regression) and fail->pass (improvement), with an exact McNemar "
+        "test and per-category deltas. Exit status: 0 no regressions, 1 regressions, "
+        "2 cannot compare.",
+    )
+    compare.add_argument("base", type=Path, metavar="BASE.json", help="the baseline run's report")
+    compare.add_argument(
+        "current", type=Path, metavar="CURRENT.json", help="the current run's report"
+    )
+    compare.add_argument(
+        "--base-model", metavar="MODEL", help="the model to take from BASE when it has several"
+    )
+    compare.add_argument(
+        "--current-model",
+        metavar="MODEL",
+        help="the model to take from CURRENT when it has several",
+    )
+    compare.add_argument(
+        "--force",
+        action="store_true",
+        help="compare even when tests asked differently (prompt, scorer, sampling settings)",
+    )
+    compare.add_argument(
+        "--json", type=Path, metavar="FILE", help="write the comparison as JSON ('-': stdout)"
+    )
+    compare.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report")
+    compare.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="write Markdown for a pull-request comment ('-': stdout)",
+    )
+
+
+def _merge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    merge = sub.add_parser(
+        "merge",
+        help="combine the reports of CI shards into one",
+        description="Combine the --llm-report files of one run split across machines (a job "
+        "matrix, pytest-split) into one report; the metrics are computed anew.",
+    )
+    merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT.json")
+    merge.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmdrift", description="pytest-llmdrift companion command"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _compare_parser(sub)
+    _merge_parser(sub)
     _cache_parser(sub)
     return parser
+
+
+def _write(path: Path, text: str) -> None:
+    """Write an output file whole, or not at all; ``-`` is standard output."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    from pytest_llmdrift.cache import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, text)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from pytest_llmdrift.report.compare import (
+        EXIT_CANNOT_COMPARE,
+        CompareError,
+        compare,
+        exit_status,
+    )
+    from pytest_llmdrift.report.document import ReportError, dumps, load_report
+    from pytest_llmdrift.report.render import render_markdown, render_refusal, render_text
+
+    to_stdout = [name for name in ("json", "markdown") if str(getattr(args, name)) == "-"]
+    if len(to_stdout) > 1:
+        print("llmdrift compare: only one of --json and --markdown can be '-'", file=sys.stderr)
+        return EXIT_CANNOT_COMPARE
+    try:
+        base, current = load_report(args.base), load_report(args.current)
+        result = compare(
+            base,
+            current,
+            base_source=str(args.base),
+            current_source=str(args.current),
+            base_model=args.base_model,
+            current_model=args.current_model,
+            force=args.force,
+        )
+    except (ReportError, CompareError) as exc:
+        mismatches = getattr(exc, "mismatches", [])
+        print(render_refusal(str(exc), mismatches, markdown=False), file=sys.stderr, end="")
+        try:
+            if args.json is not None:
+                _write(
+                    args.json,
+                    dumps({"compatible": False, "error": str(exc), "mismatches": mismatches}),
+                )
+            if args.markdown is not None:
+                _write(args.markdown, render_refusal(str(exc), mismatches, markdown=True))
+        except OSError as error:
+            print(f"llmdrift compare: cannot write: {error}", file=sys.stderr)
+        return EXIT_CANNOT_COMPARE
+    try:
+        if args.json is not None:
+            _write(args.json, dumps({"compatible": True, **result}))
+        if args.markdown is not None:
+            _write(args.markdown, render_markdown(result))
+        if args.html is not None:
+            from pytest_llmdrift.report.html import render_compare
+
+            _write(args.html, render_compare(result))
+    except OSError as exc:
+        print(f"llmdrift compare: cannot write the output: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_COMPARE
+    if not to_stdout:
+        sys.stdout.write(render_text(result))
+    return exit_status(result)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from pytest_llmdrift import __version__
+    from pytest_llmdrift.report.document import (
+        ReportError,
+        load_report,
+        merge_reports,
+        write_report,
+    )
+
+    try:
+        docs = [load_report(path) for path in args.reports]
+        merged = merge_reports(docs, [str(p) for p in args.reports], plugin_version=__version__)
+        write_report(args.output, merged)
+    except ReportError as exc:
+        print(f"llmdrift merge: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"llmdrift merge: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(
+        f"merged {len(docs)} report(s), {len(merged['items'])} test record(s), into {args.output}"
+    )
+    return 0
 
 
 def find_cache_dir(start: Path) -> Path:
@@ -104,6 +251,10 @@ def _run_cache(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "compare":
+        return _run_compare(args)
+    if args.command == "merge":
+        return _run_merge(args)
     if args.command == "cache":
         return _run_cache(args)
     raise AssertionError(args.command)  # pragma: no cover - argparse requires a command

@@ -10,6 +10,7 @@ import argparse
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,16 @@ def parse_cache_mode(value: str) -> str:
             f"invalid choice {value!r} (choose from {', '.join(CACHE_MODES)})"
         )
     return mode
+
+
+def parse_date(value: str) -> date:
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date as YYYY-MM-DD (e.g. 2023-09-01), got {value!r}"
+        ) from None
 
 
 def _text(value: str) -> str:
@@ -154,6 +165,23 @@ OPTIONS: tuple[OptionSpec, ...] = (
         ini_only=True,
     ),
     OptionSpec(
+        "report",
+        "write the JSON run report (schema llmdrift-report/1) to PATH.",
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "html",
+        "write the HTML drift report (one self-contained file) to PATH.",
+        metavar="PATH",
+    ),
+    OptionSpec(
+        "cutoff",
+        "a model's training cutoff (YYYY-MM-DD): the report splits pass rates between tests "
+        "created before it and on or after it (@pytest.mark.llm(created=...)).",
+        metavar="DATE",
+        parse=parse_date,
+    ),
+    OptionSpec(
         "paraphrases_update",
         "regenerate the paraphrase variants kept in __paraphrases__/ files (also done by "
         "--snapshot-update).",
@@ -189,6 +217,9 @@ class Settings:
     judge: ModelSpec | None = None
     scorer: str = DEFAULT_SCORER_SPEC
     paraphrases_update: bool = False
+    report_path: Path | None = None
+    html_path: Path | None = None
+    cutoff: date | None = None
 
 
 def resolve_settings(
@@ -254,13 +285,17 @@ def resolve_settings(
         got = pick(name)
         return default if got is None else got[0]
 
-    cache_dir_pick = pick("cache_dir")
-    if cache_dir_pick is None:
-        cache_dir = rootdir / DEFAULT_CACHE_DIR
-    else:
-        raw, source = cache_dir_pick
+    def path(name: str) -> Path | None:
+        # A flag's relative path is relative to where pytest was run; an ini key's,
+        # to the ini file.
+        got = pick(name)
+        if got is None:
+            return None
+        raw, source = got
         base = invocation_dir if source.startswith("--") else ini_dir
-        cache_dir = (base / os.path.expanduser(str(raw))).resolve()
+        return (base / os.path.expanduser(str(raw))).resolve()
+
+    cache_dir = path("cache_dir") or rootdir / DEFAULT_CACHE_DIR
 
     judge = None
     judge_pick = pick("judge")
@@ -296,6 +331,9 @@ def resolve_settings(
         judge=judge,
         scorer=scorer,
         paraphrases_update=bool(value("paraphrases_update", False)),
+        report_path=path("report"),
+        html_path=path("html"),
+        cutoff=value("cutoff", None),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 # Built-in providers and the unprefixed names they claim. Order matters only for
 # readability: the patterns do not overlap.
@@ -95,3 +96,37 @@ def split_model_list(values: Iterable[str]) -> list[str]:
             if part not in out:
                 out.append(part)
     return out
+
+
+def baseline_name(item: Any) -> str | None:
+    """The item's parametrisation id without its model, or None when the item is not
+    pinned to a model. ``test_prime[7-demo-2023-03]`` -> ``7``; ``test_x[gpt-4o]`` -> ``""``."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    spec = callspec.params.get("llm", callspec.params.get("llm_model"))
+    if not isinstance(spec, ModelSpec):
+        return None
+    full: str = callspec.id
+    ids = list(getattr(callspec, "_idlist", ()))
+    if "-".join(ids) == full and spec.text in ids:
+        ids.reverse()
+        ids.remove(spec.text)  # the model's id, added last by the plugin
+        ids.reverse()
+        return "-".join(ids)
+    if full == spec.text:
+        return ""
+    if full.endswith("-" + spec.text):
+        return full[: -len(spec.text) - 1]
+    return full
+
+
+def unpinned_nodeid(item: Any) -> str:
+    """The item's node id without its model: ``t.py::test_p[7-demo-2023-03]`` ->
+    ``t.py::test_p[7]``. How reports pair one test's runs on different models."""
+    nodeid: str = item.nodeid
+    ids = baseline_name(item)
+    head, sep, name = nodeid.rpartition("::")
+    if ids is None or "[" not in name:
+        return nodeid
+    return head + sep + name[: name.index("[")] + (f"[{ids}]" if ids else "")

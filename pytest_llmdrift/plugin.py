@@ -7,7 +7,10 @@ imported here: they load when a test first needs them.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -28,11 +31,13 @@ from pytest_llmdrift.config import (
     describe_models,
     resolve_settings,
 )
+from pytest_llmdrift.markers import MARKERS, RepeatSpec, llm_metadata, run_repeated
 from pytest_llmdrift.models import (
     BUILTIN_PROVIDERS,
     ModelSpec,
     infer_builtin_provider,
     parse_model_spec,
+    unpinned_nodeid,
 )
 from pytest_llmdrift.providers import (
     Provider,
@@ -42,7 +47,7 @@ from pytest_llmdrift.providers import (
     entry_point_provider,
 )
 from pytest_llmdrift.reply import ChatRequest, Reply
-from pytest_llmdrift.report.record import REPORT_ATTRIBUTE, RunRecord
+from pytest_llmdrift.report.record import MESSAGE_LIMIT, REPORT_ATTRIBUTE, RunRecord
 from pytest_llmdrift.stats import RunStats
 
 if TYPE_CHECKING:
@@ -52,6 +57,9 @@ if TYPE_CHECKING:
 ENGINE_KEY = pytest.StashKey[Engine]()
 RECORD_KEY = pytest.StashKey[RunRecord]()
 REPLIES_KEY = pytest.StashKey[list[Reply]]()
+LLM_KEY = pytest.StashKey[LLM]()
+REPEAT_KEY = pytest.StashKey[dict[str, Any]]()
+REPORT_ERRORS_KEY = pytest.StashKey[list[str]]()
 COMPARISONS_KEY = pytest.StashKey[list["Comparison"]]()
 DEFAULT_SCORER_KEY = pytest.StashKey["Scorer"]()
 ENGINE_TOKEN_KEY = pytest.StashKey[contextvars.Token["Engine | None"]]()
@@ -231,11 +239,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     _check_models(engine)
     config.stash[ENGINE_KEY] = engine
-    config.addinivalue_line(
-        "markers",
-        "llm_paraphrase(group, variant): set by paraphrases() on each variant; groups the "
-        "variants of one prompt for the prompt-sensitivity report",
-    )
+    for marker_help in MARKERS.values():
+        config.addinivalue_line("markers", marker_help)
+    _check_report_paths(settings)
     # paraphrases() runs at import time, before any fixture: it reaches the run's
     # engine (for using=MODEL) and the update request through these two.
     config.stash[ENGINE_TOKEN_KEY] = ACTIVE_ENGINE.set(engine)
@@ -249,6 +255,28 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     if workerinput is None and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(XdistController(engine), "llmdrift-xdist-controller")
+
+
+def _check_report_paths(settings: Settings) -> None:
+    """A report path that can never be written is a usage error now, not a lost
+    report at the end of a long run."""
+    for flag, path in (("--llm-report", settings.report_path), ("--llm-html", settings.html_path)):
+        if path is None:
+            continue
+        if path.is_dir():
+            raise pytest.UsageError(
+                f"pytest-llmdrift: {flag}={path} is a directory; give a file path, "
+                f"e.g. {flag}={path / ('llmdrift.html' if 'html' in flag else 'llmdrift.json')}"
+            )
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise pytest.UsageError(
+                f"pytest-llmdrift: {flag}={path}: {parent} is a file, not a directory"
+            )
+    if settings.report_path is not None and settings.report_path == settings.html_path:
+        raise pytest.UsageError(
+            "pytest-llmdrift: --llm-report and --llm-html name the same file; give each its own"
+        )
 
 
 class XdistController:
@@ -279,7 +307,7 @@ class XdistController:
             shutil.rmtree(self._budget_dir, ignore_errors=True)
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     engine = session.config.stash.get(ENGINE_KEY, None)
     if engine is None:
         return
@@ -287,6 +315,50 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[WORKER_OUTPUT_KEY] = json.dumps(engine.stats.to_json())
+        return
+    settings = engine.settings
+    if settings.report_path is None and settings.html_path is None:
+        return
+    session.config.stash[REPORT_ERRORS_KEY] = _write_reports(
+        engine, session.config.stash[RECORD_KEY], int(exitstatus)
+    )
+
+
+def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[str]:
+    """Write --llm-report and --llm-html; return what could not be written."""
+    from pytest_llmdrift import __version__
+    from pytest_llmdrift.report.document import build_report, write_report
+
+    settings = engine.settings
+    doc = build_report(
+        items=[item.to_json() for item in record.items.values()],
+        stats=engine.stats,
+        settings={
+            "models": [spec.text for spec in settings.models],
+            "cache_mode": settings.cache_mode,
+            "scorer": settings.scorer,
+            "judge": settings.judge.text if settings.judge else None,
+            "cutoff": settings.cutoff.isoformat() if settings.cutoff else None,
+        },
+        exit_status=exit_status,
+        plugin_version=__version__,
+    )
+    errors = []
+    if settings.report_path is not None:
+        try:
+            write_report(settings.report_path, doc)
+        except OSError as exc:
+            errors.append(f"--llm-report={settings.report_path}: {exc.strerror or exc}")
+    if settings.html_path is not None:
+        from pytest_llmdrift.cache import atomic_write_text
+        from pytest_llmdrift.report.html import render_run
+
+        try:
+            settings.html_path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(settings.html_path, render_run(doc))
+        except OSError as exc:
+            errors.append(f"--llm-html={settings.html_path}: {exc.strerror or exc}")
+    return errors
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -375,7 +447,9 @@ def llm(request: pytest.FixtureRequest) -> LLM:
     """
     engine = request.config.stash[ENGINE_KEY]
     replies = request.node.stash.setdefault(REPLIES_KEY, [])
-    return LLM(engine, _pinned(request), on_reply=replies.append)
+    client = LLM(engine, _pinned(request), on_reply=replies.append)
+    request.node.stash[LLM_KEY] = client  # llm_repeat moves it from sample to sample
+    return client
 
 
 def _judge(engine: Engine) -> Callable[[str], str]:
@@ -423,13 +497,96 @@ def llm_snapshot(snapshot: Any, request: pytest.FixtureRequest) -> LLMSnapshot:
     )
 
 
+# -- markers: llm metadata and llm_repeat ------------------------------------------------
+def _marker_error(item: pytest.Item) -> str | None:
+    """What is wrong with the item's llm / llm_repeat markers, or None."""
+    try:
+        _metadata(item)
+        repeat = item.get_closest_marker("llm_repeat")
+        if repeat is not None:
+            RepeatSpec.from_marker(repeat.args, repeat.kwargs)
+            if "llm_snapshot" in getattr(item, "fixturenames", ()):
+                return (
+                    "@pytest.mark.llm_repeat runs the body on n samples, but llm_snapshot "
+                    "keeps one baseline per test: check each sample with a plain assert or "
+                    "a scorer (scorer.score(baseline=EXPECTED, current=reply.text).passed), "
+                    "or drop llm_repeat from this test"
+                )
+            if not isinstance(item, pytest.Function):
+                return "@pytest.mark.llm_repeat applies to test functions only"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _metadata(item: pytest.Item) -> dict[str, Any]:
+    """The item's @pytest.mark.llm metadata: markers on the function, class and
+    module combine, the closest one winning for each key."""
+    meta: dict[str, Any] = {}
+    for marker in item.iter_markers("llm"):  # closest first
+        for key, value in llm_metadata(marker.args, marker.kwargs).items():
+            meta.setdefault(key, value)
+    return meta
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    error = _marker_error(item)
+    if error is not None:
+        pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """``@pytest.mark.llm_repeat``: the body runs on samples 0, 1, ... with the same
+    fixtures; each sample's llm calls ask for (and cache) their own sample index."""
+    marker = pyfuncitem.get_closest_marker("llm_repeat")
+    if marker is None:
+        return None
+    __tracebackhide__ = True
+    spec = RepeatSpec.from_marker(marker.args, marker.kwargs)  # checked at setup
+    function = pyfuncitem.obj
+    if inspect.iscoroutinefunction(function):
+        pytest.fail("@pytest.mark.llm_repeat does not support async tests", pytrace=False)
+    names = inspect.signature(function).parameters
+    arguments = {name: pyfuncitem.funcargs[name] for name in names if name in pyfuncitem.funcargs}
+
+    def body(sample: int) -> None:
+        client = pyfuncitem.stash.get(LLM_KEY, None)
+        if client is not None:
+            client.repetition = sample
+        function(**arguments)
+
+    result, first_failure = run_repeated(
+        body, spec, failure_types=(AssertionError, pytest.fail.Exception)
+    )
+    pyfuncitem.stash[REPEAT_KEY] = result.to_json()
+    if not result.passed:
+        raise RepeatFailed(f"llm_repeat: {result.summary()}") from first_failure
+    return True
+
+
+class RepeatFailed(AssertionError):
+    """An ``llm_repeat`` test whose pass rate did not clear its bar."""
+
+
 # -- the run record ------------------------------------------------------------------------
 def _reply_json(reply: Reply) -> dict[str, Any]:
     data = reply.to_json()
+    data["served_model"] = data.pop("model")
     if reply.request is not None:
+        request = reply.request.to_json()  # credentials in params are hashed
         data["prompt"] = reply.request.prompt
-        data["params"] = reply.request.to_json()["params"]
+        data["params"] = request["params"]
+        # One hash of the whole request but its sampling settings: two runs asked the
+        # same thing when these match (compare checks it).
+        data["request_hash"] = _hash({"messages": request["messages"], "system": request["system"]})
     return data
+
+
+def _hash(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -445,8 +602,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         return report
     data: dict[str, Any] = {
         "model": spec.text if spec is not None else None,
+        "test": unpinned_nodeid(item),
         "uses_snapshot": uses_snapshot,
     }
+    with contextlib.suppress(ValueError):  # a bad marker already errored the test
+        data["meta"] = _metadata(item)
+    if report.failed:
+        data["message"] = _failure_message(report)
     marker = item.get_closest_marker("llm_paraphrase")
     if marker is not None:
         data["paraphrase"] = {
@@ -457,8 +619,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call":
         data["replies"] = [_reply_json(r) for r in replies]
         data["comparisons"] = [c.to_json() for c in comparisons]
+        if REPEAT_KEY in item.stash:
+            data["repeat"] = item.stash[REPEAT_KEY]
     setattr(report, REPORT_ATTRIBUTE, data)  # JSON-able: travels from xdist workers
     return report
+
+
+def _failure_message(report: pytest.TestReport) -> str:
+    """The failure's one-paragraph message (pytest's "crash" line), for the report."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None)
+    return str(message if message else report.longreprtext)[:MESSAGE_LIMIT]
 
 
 class RecordCollector:
@@ -503,11 +674,26 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     record = config.stash.get(RECORD_KEY, RunRecord())
     if engine is None or not (engine.stats.used or record.items):
         return
-    for line, markup in summary_lines(engine.settings, engine.stats, record):
+    lines = summary_lines(engine.settings, engine.stats, record)
+    report_errors = config.stash.get(REPORT_ERRORS_KEY, None)
+    for line, markup in [*lines, *_report_lines(engine.settings, report_errors)]:
         if line is None:
             terminalreporter.write_sep("=", "llmdrift", **markup)
         else:
             terminalreporter.write_line(line, **markup)
+
+
+def _report_lines(
+    settings: Settings, errors: list[str] | None
+) -> Iterator[tuple[str | None, dict[str, bool]]]:
+    if errors is None:  # not written (no report asked for, or the run was interrupted)
+        return
+    for error in errors:
+        yield f"report NOT written: {error}", {"red": True, "bold": True}
+    failed = " ".join(errors)
+    for flag, path in (("--llm-report", settings.report_path), ("--llm-html", settings.html_path)):
+        if path is not None and f"{flag}=" not in failed:
+            yield f"report: {path}", {}
 
 
 def summary_lines(
@@ -552,6 +738,31 @@ def summary_lines(
     if record is not None:
         yield from _drift_lines(record)
         yield from _sensitivity_lines(record)
+        yield from _repeat_lines(record)
+
+
+def _repeat_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool]]]:
+    repeated = [item for item in record.items.values() if item.repeat]
+    if not repeated:
+        return
+    failed = [item for item in repeated if not item.repeat or not item.repeat.get("passed")]
+    yield (
+        (
+            f"llm_repeat: {len(repeated) - len(failed)} of {len(repeated)} repeated test(s) "
+            "cleared their pass-rate bar"
+        ),
+        ({"red": True} if failed else {}),
+    )
+    for item in failed[:DRIFT_LINES_SHOWN]:
+        info = item.repeat or {}
+        yield (
+            (
+                f"  {item.nodeid}: {info['passes']} of {info['runs']} passed, needs "
+                f"{info['required_passes']} of {info['n']} ({info['confidence']:.0%} interval "
+                f"{info['ci_low']:.2f}-{info['ci_high']:.2f})"
+            ),
+            {"red": True},
+        )
 
 
 def _sensitivity_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool]]]:

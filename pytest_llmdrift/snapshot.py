@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from pytest_llmdrift.errors import LLMDriftError, LLMDriftWarning
-from pytest_llmdrift.models import ModelSpec
+from pytest_llmdrift.models import ModelSpec, baseline_name
 from pytest_llmdrift.reply import Reply
 from pytest_llmdrift.scorers import Score, ScoreContext, Scorer, ScorerError
 
@@ -202,6 +202,7 @@ class Comparison:
             "baseline_text": self.baseline.text if self.baseline else None,
             "baseline_scorer": self.baseline.scorer if self.baseline else None,
             "current_model": self.current.model if self.current else None,
+            "current_text": self.current.text if self.current else None,
             "current_served_model": self.current.served_model if self.current else None,
             "current_fingerprint": self.current.fingerprint if self.current else None,
             "served_changed": self.served_changed,
@@ -268,29 +269,6 @@ def _indent(lines: list[str]) -> list[str]:
 _COMPARISON: contextvars.ContextVar[Comparison | None] = contextvars.ContextVar(
     "llmdrift_comparison", default=None
 )
-
-
-def baseline_name(item: Any) -> str | None:
-    """The item's parametrisation id without its model, or None when the item is not
-    pinned to a model. ``test_prime[7-demo-2023-03]`` -> ``7``; ``test_x[gpt-4o]`` -> ``""``."""
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return None
-    spec = callspec.params.get("llm", callspec.params.get("llm_model"))
-    if not isinstance(spec, ModelSpec):
-        return None
-    full: str = callspec.id
-    ids = list(getattr(callspec, "_idlist", ()))
-    if "-".join(ids) == full and spec.text in ids:
-        ids.reverse()
-        ids.remove(spec.text)  # the model's id, added last by the plugin
-        ids.reverse()
-        return "-".join(ids)
-    if full == spec.text:
-        return ""
-    if full.endswith("-" + spec.text):
-        return full[: -len(spec.text) - 1]
-    return full
 
 
 class LLMDriftExtension(SingleFileSnapshotExtension):

@@ -8,32 +8,52 @@ place, from every worker, with nothing else to merge.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 REPORT_ATTRIBUTE = "llmdrift"
 
 
+MESSAGE_LIMIT = 2000  # characters of a failure message kept in the report
+
+
 @dataclass
 class ItemRecord:
     nodeid: str
+    test: str = ""  # the node id without the model: pairs runs on different models
     model: str | None = None
     outcome: str = "passed"
     duration: float = 0.0
+    category: str | None = None
+    difficulty: str | int | float | None = None
+    created: str | None = None
     replies: list[dict[str, Any]] = field(default_factory=list)
     comparisons: list[dict[str, Any]] = field(default_factory=list)
     paraphrase: dict[str, Any] | None = None
+    repeat: dict[str, Any] | None = None
+    message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        last = self.replies[-1] if self.replies else None
         return {
             "nodeid": self.nodeid,
+            "test": self.test or self.nodeid,
             "model": self.model,
             "outcome": self.outcome,
-            "duration": self.duration,
+            "duration": round(self.duration, 6),
+            "category": self.category,
+            "difficulty": self.difficulty,
+            "created": self.created,
+            # The item's (last) reply, for the common one-call test; all are in replies.
+            "text": last["text"] if last else None,
+            "served_model": last["served_model"] if last else None,
+            "fingerprint": last["fingerprint"] if last else None,
             "replies": self.replies,
             "comparisons": self.comparisons,
             "paraphrase": self.paraphrase,
+            "repeat": self.repeat,
+            "message": self.message,
         }
 
 
@@ -92,12 +112,22 @@ class RunRecord:
             item = self.items[nodeid] = ItemRecord(nodeid=nodeid)
         if data:
             item.model = data.get("model", item.model)
+            item.test = data.get("test", item.test)
             item.paraphrase = data.get("paraphrase", item.paraphrase)
+            meta = data.get("meta") or {}
+            item.category = meta.get("category", item.category)
+            item.difficulty = meta.get("difficulty", item.difficulty)
+            item.created = meta.get("created", item.created)
+            item.repeat = data.get("repeat", item.repeat)
             item.replies.extend(data.get("replies", []))
             item.comparisons.extend(data.get("comparisons", []))
+            if data.get("message") and item.message is None:
+                item.message = str(data["message"])[:MESSAGE_LIMIT]
         item.duration += duration
         if outcome == "failed":
-            item.outcome = "failed" if when == "call" else "error"
+            # A failed call is a test failure; a failed setup or teardown an error.
+            if item.outcome != "error":
+                item.outcome = "failed" if when == "call" else "error"
         elif outcome == "skipped" and item.outcome == "passed":
             item.outcome = "skipped"
 
@@ -114,24 +144,29 @@ class RunRecord:
 
     def sensitivity(self) -> list[GroupSensitivity]:
         """Prompt sensitivity per paraphrase group and model (skipped items left out)."""
-        runs: dict[tuple[str, str, str | None], dict[int, list[bool]]] = {}
-        for item in self.items.values():
-            info = item.paraphrase
-            if not info or item.outcome == "skipped" or info.get("variant") is None:
-                continue
-            key = (str(info.get("test")), str(info.get("group")), item.model)
-            runs.setdefault(key, {}).setdefault(int(info["variant"]), []).append(
-                item.outcome == "passed"
-            )
-        return [
-            GroupSensitivity(
-                test=test,
-                group=group,
-                model=model,
-                pass_rates={v: sum(r) / len(r) for v, r in variants.items()},
-            )
-            for (test, group, model), variants in sorted(
-                runs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
-            )
-            if 0 in variants and len(variants) > 1  # p0 is the reference
-        ]
+        return sensitivity(item.to_json() for item in self.items.values())
+
+
+def sensitivity(items: Iterable[Mapping[str, Any]]) -> list[GroupSensitivity]:
+    """Prompt sensitivity per paraphrase group and model, from report item records."""
+    runs: dict[tuple[str, str, str | None], dict[int, list[bool]]] = {}
+    for item in items:
+        info = item.get("paraphrase")
+        if not info or item.get("outcome") == "skipped" or info.get("variant") is None:
+            continue
+        key = (str(info.get("test")), str(info.get("group")), item.get("model"))
+        runs.setdefault(key, {}).setdefault(int(info["variant"]), []).append(
+            item.get("outcome") == "passed"
+        )
+    return [
+        GroupSensitivity(
+            test=test,
+            group=group,
+            model=model,
+            pass_rates={v: sum(r) / len(r) for v, r in variants.items()},
+        )
+        for (test, group, model), variants in sorted(
+            runs.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+        )
+        if 0 in variants and len(variants) > 1  # p0 is the reference
+    ]

@@ -1,0 +1,345 @@
+"""Paired comparison of two run reports (``llmdrift compare BASE CURRENT``). Pure.
+
+Tests are paired by their node id without the model id, so a run on the old
+model and a run on the new one line up test by test. Aggregates hide movement
+(a pass rate can rise while many tests regress), so the comparison lists every
+pass->fail and fail->pass, tests them with an exact McNemar test, and does the
+same per category to show a seesaw: some skills up, others down, beyond noise.
+
+Two runs are only comparable when each test asked the same thing in the same
+way: a changed prompt, scorer or sampling setting can fake or hide drift, so
+those are refused (listed) unless the caller says to go ahead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_llmdrift.errors import LLMDriftError
+from pytest_llmdrift.report.document import NO_CATEGORY, group_metrics, model_key
+from pytest_llmdrift.report.statistics import SIGNIFICANCE, mcnemar_exact
+
+SCHEMA = "llmdrift-compare/1"
+EXIT_NO_REGRESSIONS = 0
+EXIT_REGRESSIONS = 1
+EXIT_CANNOT_COMPARE = 2
+TEXT_LIMIT = 4000  # characters of each reply kept per regression/improvement
+
+JSON = dict[str, Any]
+Item = Mapping[str, Any]
+
+
+class CompareError(LLMDriftError):
+    """The two reports cannot be compared; the message says why and what to do.
+    ``mismatches`` lists the tests that asked differently, when that is why."""
+
+    def __init__(self, message: str, mismatches: Sequence[JSON] = ()) -> None:
+        super().__init__(message)
+        self.mismatches = list(mismatches)
+
+
+@dataclass(frozen=True)
+class Side:
+    """One report, narrowed to one model."""
+
+    label: str  # "base" or "current"
+    source: str  # where it came from (a path), for messages
+    doc: Mapping[str, Any]
+    model: str
+    items: dict[str, Item]  # by test id without the model
+
+
+def select(doc: Mapping[str, Any], *, label: str, source: str, model: str | None) -> Side:
+    """The items of ``doc`` for one model (the only one, or the one asked for)."""
+    items = doc.get("items") or []
+    models = sorted({model_key(i) for i in items})
+    if model is None:
+        if len(models) > 1:
+            raise CompareError(
+                f"{source} holds results for {len(models)} models ({', '.join(models)}): "
+                f"choose one with --{label}-model"
+            )
+        if not models:
+            raise CompareError(
+                f"{source} has no llm test results to compare (was the run empty, or "
+                "were no tests using the llm fixture selected?)"
+            )
+        model = models[0]
+    elif model not in models:
+        raise CompareError(
+            f"--{label}-model={model}: {source} has no results for it; it has "
+            f"{', '.join(models) or 'none'}"
+        )
+    chosen: dict[str, Item] = {}
+    for item in items:
+        if model_key(item) != model:
+            continue
+        test = str(item.get("test") or item["nodeid"])
+        if test in chosen:
+            raise CompareError(
+                f"{source}: the test {test} appears twice for model {model}; is this a "
+                "merge of overlapping shards?"
+            )
+        chosen[test] = item
+    return Side(label, source, doc, model, chosen)
+
+
+def _passed(item: Item) -> bool | None:
+    outcome = item.get("outcome")
+    if outcome == "passed":
+        return True
+    if outcome in ("failed", "error"):
+        return False
+    return None  # skipped: no verdict
+
+
+def _replies(item: Item) -> list[Mapping[str, Any]]:
+    return list(item.get("replies") or [])
+
+
+def mismatches(base: Side, current: Side) -> list[JSON]:
+    """Tests that did not ask the same thing in the same way in the two runs."""
+    found: list[JSON] = []
+    for test in sorted(base.items.keys() & current.items.keys()):
+        b, c = base.items[test], current.items[test]
+        checks: list[tuple[str, Any, Any]] = []
+        if _replies(b) and _replies(c):
+            checks.append(
+                (
+                    "prompt",
+                    [r.get("request_hash") for r in _replies(b)],
+                    [r.get("request_hash") for r in _replies(c)],
+                )
+            )
+            checks.append(
+                (
+                    "sampling settings",
+                    _distinct([r.get("params") or {} for r in _replies(b)]),
+                    _distinct([r.get("params") or {} for r in _replies(c)]),
+                )
+            )
+        scorers_b = [x.get("scorer") for x in b.get("comparisons") or []]
+        scorers_c = [x.get("scorer") for x in c.get("comparisons") or []]
+        if scorers_b and scorers_c:
+            checks.append(("scorer", scorers_b, scorers_c))
+        repeat_b, repeat_c = b.get("repeat"), c.get("repeat")
+        if repeat_b and repeat_c:
+            checks.append(
+                (
+                    "llm_repeat settings",
+                    [repeat_b.get("n"), repeat_b.get("min_pass_rate")],
+                    [repeat_c.get("n"), repeat_c.get("min_pass_rate")],
+                )
+            )
+        for what, before, now in checks:
+            if before != now:
+                if what == "prompt":  # show the text, not the hash
+                    before = _distinct([r.get("prompt") for r in _replies(b)])
+                    now = _distinct([r.get("prompt") for r in _replies(c)])
+                found.append({"test": test, "what": what, "base": before, "current": now})
+    return found
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
+
+
+def compare(
+    base_doc: Mapping[str, Any],
+    current_doc: Mapping[str, Any],
+    *,
+    base_source: str = "BASE",
+    current_source: str = "CURRENT",
+    base_model: str | None = None,
+    current_model: str | None = None,
+    force: bool = False,
+) -> JSON:
+    """The paired comparison of two reports. Raises :class:`CompareError` when they
+    cannot be compared, including (unless ``force``) when tests differ in prompt,
+    scorer or sampling settings; its ``mismatches`` attribute lists them."""
+    base = select(base_doc, label="base", source=base_source, model=base_model)
+    current = select(current_doc, label="current", source=current_source, model=current_model)
+    common = sorted(base.items.keys() & current.items.keys())
+    if not common:
+        raise CompareError(
+            f"{base_source} and {current_source} share no tests (paired by node id without "
+            "the model id): are they runs of the same suite?"
+        )
+    found = mismatches(base, current)
+    if found and not force:
+        raise CompareError(
+            f"{len(found)} test(s) did not ask the same thing in both runs (a changed prompt, "
+            "scorer or sampling setting can fake or hide drift); re-run one side, or pass "
+            "--force to compare anyway",
+            found,
+        )
+
+    regressions: list[JSON] = []
+    improvements: list[JSON] = []
+    skipped: list[str] = []
+    decided: list[tuple[str, bool, bool]] = []
+    for test in common:
+        b, c = base.items[test], current.items[test]
+        before, now = _passed(b), _passed(c)
+        if before is None or now is None:
+            skipped.append(test)
+            continue
+        decided.append((test, before, now))
+        if before and not now:
+            regressions.append(_change(test, b, c))
+        elif now and not before:
+            improvements.append(_change(test, b, c))
+
+    paired_base = [base.items[t] for t, _, _ in decided]
+    paired_current = [current.items[t] for t, _, _ in decided]
+    base_metrics = group_metrics(paired_base)
+    current_metrics = group_metrics(paired_current)
+    categories = _categories(decided, base, current)
+    return {
+        "schema": SCHEMA,
+        "base": _describe(base),
+        "current": _describe(current),
+        "tests": {
+            "paired": len(common),
+            "compared": len(decided),
+            "skipped": skipped,
+            "only_base": sorted(base.items.keys() - current.items.keys()),
+            "only_current": sorted(current.items.keys() - base.items.keys()),
+        },
+        "pass_rate": {
+            "base": base_metrics["pass_rate"],
+            "current": current_metrics["pass_rate"],
+            "delta": _delta(current_metrics["pass_rate"], base_metrics["pass_rate"]),
+        },
+        "regressions": regressions,
+        "improvements": improvements,
+        "mcnemar_p": mcnemar_exact(len(regressions), len(improvements)),
+        "significance": SIGNIFICANCE,
+        "categories": categories,
+        "seesaw": _seesaw(categories),
+        "verbosity": {
+            "base_mean_chars": base_metrics["mean_reply_chars"],
+            "current_mean_chars": current_metrics["mean_reply_chars"],
+            "ratio": _ratio(current_metrics["mean_reply_chars"], base_metrics["mean_reply_chars"]),
+        },
+        "refusals": {
+            "base_rate": base_metrics["refusal_rate"],
+            "current_rate": current_metrics["refusal_rate"],
+            "delta": _delta(current_metrics["refusal_rate"], base_metrics["refusal_rate"]),
+        },
+        "drift": {
+            "base_drifted": base_metrics["drifted"],
+            "current_drifted": current_metrics["drifted"],
+            "current_comparisons": current_metrics["comparisons"],
+        },
+        "served": {"base": _served(base), "current": _served(current)},
+        "served_changes": _served_changes(current_doc, current.model),
+        "mismatches": found,
+        "forced": bool(found) and force,
+    }
+
+
+def exit_status(result: Mapping[str, Any]) -> int:
+    return EXIT_REGRESSIONS if result["regressions"] else EXIT_NO_REGRESSIONS
+
+
+def _change(test: str, base: Item, current: Item) -> JSON:
+    return {
+        "test": test,
+        "category": current.get("category") or base.get("category"),
+        "base_nodeid": base.get("nodeid"),
+        "current_nodeid": current.get("nodeid"),
+        "base_outcome": base.get("outcome"),
+        "current_outcome": current.get("outcome"),
+        "base_text": _clip(base.get("text")),
+        "current_text": _clip(current.get("text")),
+        "message": current.get("message") if current.get("outcome") != "passed" else None,
+        "base_message": base.get("message") if base.get("outcome") != "passed" else None,
+    }
+
+
+def _clip(text: Any) -> str | None:
+    return None if text is None else str(text)[:TEXT_LIMIT]
+
+
+def _categories(decided: Sequence[tuple[str, bool, bool]], base: Side, current: Side) -> list[JSON]:
+    groups: dict[str, list[tuple[bool, bool]]] = {}
+    for test, before, now in decided:
+        item = current.items[test]
+        name = item.get("category") or base.items[test].get("category") or NO_CATEGORY
+        groups.setdefault(str(name), []).append((before, now))
+    rows = []
+    for name, pairs in sorted(groups.items()):
+        n = len(pairs)
+        down = sum(1 for b, c in pairs if b and not c)
+        up = sum(1 for b, c in pairs if c and not b)
+        p = mcnemar_exact(down, up)
+        base_rate = sum(b for b, _ in pairs) / n
+        current_rate = sum(c for _, c in pairs) / n
+        significant = p < SIGNIFICANCE
+        rows.append(
+            {
+                "category": name,
+                "tests": n,
+                "base_pass_rate": base_rate,
+                "current_pass_rate": current_rate,
+                "delta": current_rate - base_rate,
+                "regressions": down,
+                "improvements": up,
+                "mcnemar_p": p,
+                "significant": significant,
+                "direction": (
+                    ("up" if up > down else "down") if significant and up != down else "same"
+                ),
+            }
+        )
+    return rows
+
+
+def _seesaw(categories: Sequence[Mapping[str, Any]]) -> bool:
+    """Some categories significantly up while others are significantly down."""
+    directions = {c["direction"] for c in categories}
+    return {"up", "down"} <= directions
+
+
+def _describe(side: Side) -> JSON:
+    return {
+        "source": side.source,
+        "model": side.model,
+        "created": side.doc.get("created"),
+        "plugin_version": side.doc.get("plugin_version"),
+        "tests": len(side.items),
+    }
+
+
+def _served(side: Side) -> JSON:
+    """Served names and fingerprints seen for the side's model."""
+    served: dict[str, int] = {}
+    fingerprints: dict[str, int] = {}
+    for item in side.items.values():
+        for reply in _replies(item):
+            name = str(reply.get("served_model") or "?")
+            served[name] = served.get(name, 0) + 1
+            if reply.get("fingerprint"):
+                fp = str(reply["fingerprint"])
+                fingerprints[fp] = fingerprints.get(fp, 0) + 1
+    return {"model": side.model, "served": served, "fingerprints": fingerprints}
+
+
+def _served_changes(doc: Mapping[str, Any], model: str) -> list[Any]:
+    changes = (doc.get("metrics") or {}).get("served_changes") or []
+    return [c for c in changes if c.get("model") == model]
+
+
+def _delta(now: float | None, before: float | None) -> float | None:
+    return None if now is None or before is None else now - before
+
+
+def _ratio(now: float | None, before: float | None) -> float | None:
+    return None if not before or now is None else now / before

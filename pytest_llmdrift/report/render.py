@@ -1,0 +1,206 @@
+"""Plain-text and Markdown renderings of a comparison (``llmdrift compare``). Pure.
+
+The text is the table printed on a terminal; the Markdown is meant for a
+pull-request comment (GitHub renders the tables and the ``<details>`` blocks).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+ROWS_SHOWN = 20  # regressions/improvements listed before "... and N more"
+EXCERPT = 160
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f}%"
+
+
+def signed_pts(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} pts"
+
+
+def p_value(value: float) -> str:
+    return f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
+
+
+def _excerpt(text: Any, limit: int = EXCERPT) -> str:
+    if text is None:
+        return "(no reply)"
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _chars(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"x{value:.2f}"
+
+
+def headline(result: Mapping[str, Any]) -> str:
+    rates = result["pass_rate"]
+    regressions, improvements = len(result["regressions"]), len(result["improvements"])
+    significant = result["mcnemar_p"] < result["significance"]
+    verdict = (
+        "significant" if significant else "not significant"
+    ) + f" at {result['significance']:g}"
+    return (
+        f"{result['base']['model']} -> {result['current']['model']}: pass rate "
+        f"{pct(rates['base'])} -> {pct(rates['current'])} ({signed_pts(rates['delta'])}); "
+        f"{regressions} regression(s), {improvements} improvement(s); McNemar p = "
+        f"{p_value(result['mcnemar_p'])} ({verdict})"
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return [row.rstrip() for row in out]
+
+
+def _category_rows(result: Mapping[str, Any]) -> list[list[str]]:
+    return [
+        [
+            c["category"],
+            str(c["tests"]),
+            pct(c["base_pass_rate"]),
+            pct(c["current_pass_rate"]),
+            signed_pts(c["delta"]),
+            str(c["regressions"]),
+            str(c["improvements"]),
+            p_value(c["mcnemar_p"]),
+            {"up": "UP", "down": "DOWN"}.get(c["direction"], ""),
+        ]
+        for c in result["categories"]
+    ]
+
+
+CATEGORY_HEADER = ("category", "tests", "base", "current", "delta", "p->f", "f->p", "p", "")
+
+
+def _other_lines(result: Mapping[str, Any]) -> list[str]:
+    verbosity, refusals = result["verbosity"], result["refusals"]
+    lines = [
+        f"verbosity: mean reply {_chars(verbosity['base_mean_chars'])} -> "
+        f"{_chars(verbosity['current_mean_chars'])} characters ({_ratio(verbosity['ratio'])})",
+        f"refusals: {pct(refusals['base_rate'])} -> {pct(refusals['current_rate'])} of replies",
+    ]
+    drift = result["drift"]
+    if drift["current_comparisons"]:
+        lines.append(
+            f"snapshot drift in the current run: {drift['current_drifted']} of "
+            f"{drift['current_comparisons']} comparison(s)"
+        )
+    for side in ("base", "current"):
+        served = result["served"][side]
+        names = ", ".join(sorted(served["served"])) or "?"
+        fingerprints = ", ".join(sorted(served["fingerprints"]))
+        lines.append(
+            f"{side} served: {names}" + (f" (fingerprints {fingerprints})" if fingerprints else "")
+        )
+    for change in result["served_changes"]:
+        lines.append(
+            f"served-model change: {change['nodeid']}: {change['baseline']} -> {change['current']}"
+        )
+    tests = result["tests"]
+    for key, label in (
+        ("only_base", "only in the base run"),
+        ("only_current", "only in the current run"),
+        ("skipped", "skipped on a side (not compared)"),
+    ):
+        if tests[key]:
+            lines.append(f"{len(tests[key])} test(s) {label}: " + ", ".join(tests[key][:5]))
+    return lines
+
+
+def render_text(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str:
+    """The table ``llmdrift compare`` prints."""
+    out = [headline(result)]
+    if result["seesaw"]:
+        out.append("SEESAW: some categories improved while others regressed, beyond noise")
+    if result["forced"]:
+        out.append(
+            f"WARNING: compared with --force although {len(result['mismatches'])} test(s) "
+            "asked differently (see the mismatches)"
+        )
+    out += ["", *_table(CATEGORY_HEADER, _category_rows(result)), ""]
+    for key, label in (("regressions", "REGRESSION"), ("improvements", "improvement")):
+        changes = result[key]
+        if not changes:
+            continue
+        out.append(f"{key} ({len(changes)}):")
+        for change in changes[:rows]:
+            out.append(f"  {label} {change['test']}")
+            out.append(f"    base:    {_excerpt(change['base_text'])}")
+            out.append(f"    current: {_excerpt(change['current_text'])}")
+            if change.get("message"):
+                out.append(f"    why:     {_excerpt(change['message'])}")
+        if len(changes) > rows:
+            out.append(f"  ... and {len(changes) - rows} more (--json has them all)")
+        out.append("")
+    out += _other_lines(result)
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(text: Any) -> str:
+    # Replies are untrusted: GitHub renders HTML in comments, so escape it.
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str:
+    """A pull-request comment: headline, per-category table, regressions."""
+    regressions = result["regressions"]
+    icon = ":red_circle:" if regressions else ":white_check_mark:"
+    out = [f"### {icon} LLM drift: {_md_cell(headline(result))}", ""]
+    if result["seesaw"]:
+        out += ["> **Seesaw:** some categories improved while others regressed, beyond noise.", ""]
+    if result["forced"]:
+        out += [
+            f"> **Warning:** compared with `--force` although {len(result['mismatches'])} "
+            "test(s) asked differently.",
+            "",
+        ]
+    out.append("| " + " | ".join(h or "change" for h in CATEGORY_HEADER) + " |")
+    out.append("|" + "---|" * len(CATEGORY_HEADER))
+    for row in _category_rows(result):
+        out.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    out.append("")
+    for key in ("regressions", "improvements"):
+        changes = result[key]
+        if not changes:
+            continue
+        out.append(f"<details{' open' if key == 'regressions' else ''}>")
+        out.append(f"<summary>{len(changes)} {key}</summary>")
+        out.append("")
+        out.append("| test | base | current |")
+        out.append("|---|---|---|")
+        for change in changes[:rows]:
+            out.append(
+                f"| `{_md_cell(change['test'])}` | {_md_cell(_excerpt(change['base_text'], 80))} "
+                f"| {_md_cell(_excerpt(change['current_text'], 80))} |"
+            )
+        if len(changes) > rows:
+            out.append(f"| … and {len(changes) - rows} more | | |")
+        out += ["", "</details>", ""]
+    out += [f"- {_md_cell(line)}" for line in _other_lines(result)]
+    return "\n".join(out) + "\n"
+
+
+def render_refusal(message: str, mismatches: Sequence[Mapping[str, Any]], *, markdown: bool) -> str:
+    """Why two runs could not be compared, with the tests that asked differently."""
+    lines = []
+    for m in mismatches[:ROWS_SHOWN]:
+        lines.append(f"{m['test']}: {m['what']} differs: {m['base']!r} vs {m['current']!r}")
+    if len(mismatches) > ROWS_SHOWN:
+        lines.append(f"... and {len(mismatches) - ROWS_SHOWN} more")
+    if markdown:
+        body = ["### :warning: LLM drift: cannot compare", "", _md_cell(message), ""]
+        body += [f"- {_md_cell(line)}" for line in lines]
+        return "\n".join(body) + "\n"
+    return "\n".join([f"cannot compare: {message}", *(f"  {line}" for line in lines)]) + "\n"

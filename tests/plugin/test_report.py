@@ -1,0 +1,332 @@
+"""The JSON run report, `llmdrift compare` and `llmdrift merge`, end to end.
+
+Two scripted models answer a small suite; which test each gets right is fixed
+below, so every number the report and the comparison print is worked out by hand
+here and checked exactly, with and without xdist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmdrift.cli import main as llmdrift
+from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
+
+SUITE = """
+import pytest
+from pytest_llmdrift import extract
+
+
+@pytest.mark.llm(category="math", difficulty="easy", created="2023-01-10")
+@pytest.mark.parametrize("n", range(10))
+def test_math(llm, n):
+    assert "[Yes]" in llm(f"math question {n}", temperature=0).text
+
+
+@pytest.mark.llm(category="facts", difficulty="hard", created="2023-11-01")
+@pytest.mark.parametrize("n", range(8))
+def test_facts(llm, n):
+    assert "[Yes]" in llm(f"facts question {n}", temperature=0).text
+
+
+@pytest.mark.llm(category="story")
+@pytest.mark.parametrize("n", range(4))
+def test_story(llm, llm_snapshot, n):
+    reply = llm(f"story question {n}", temperature=0)
+    assert reply == llm_snapshot(extract(r"\\[(Yes|No)\\]"))
+"""
+
+# Which questions each model gets right ([Yes]); the rest it answers [No].
+RIGHT = {
+    "model-a": {"math": set(range(10)), "facts": {0}, "story": set(range(4))},
+    "model-b": {"math": {9}, "facts": set(range(8)), "story": {0, 2}},
+}
+# By hand, model-a -> model-b:
+#   math:  9 regressions (0-8), 0 improvements   -> McNemar p = 2 * 1/2^9  = 0.00390625
+#   facts: 0 regressions, 7 improvements (1-7)   -> McNemar p = 2 * 1/2^7  = 0.015625
+#   story: 2 regressions (1, 3: the answer drifts from model-a's baseline), 0 improvements
+#          -> p = 2 * 1/2^2 = 0.5
+#   all:   11 regressions, 7 improvements -> p = 2 * sum(C(18, k), k <= 7) / 2^18
+#          = 2 * 63004 / 262144 = 0.480682373046875
+MATH_REGRESSIONS = [f"test_suite.py::test_math[{n}]" for n in range(9)]
+STORY_REGRESSIONS = ["test_suite.py::test_story[1]", "test_suite.py::test_story[3]"]
+FACTS_IMPROVEMENTS = [f"test_suite.py::test_facts[{n}]" for n in range(1, 8)]
+MCNEMAR_ALL = 0.480682373046875
+
+
+def behaviour(request: RecordedRequest) -> ScriptedReply:
+    match = re.search(r"(math|facts|story) question (\d+)", request.prompt)
+    assert match is not None, request.prompt
+    kind, n = match.group(1), int(match.group(2))
+    right = n in RIGHT[request.model][kind]
+    answer = "[Yes]" if right else "[No]"
+    text = (
+        f"Let me think about {kind} {n} carefully. {answer}"
+        if request.model == "model-a"
+        else answer
+    )
+    return ScriptedReply(text, fingerprint=f"fp_{request.model}")
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, server: ModelServer) -> pytest.Pytester:
+    server.set_reply(behaviour)
+    pytester.makepyfile(test_suite=SUITE)
+    # The baselines come from model-a.
+    pytester.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(
+        passed=15, failed=7
+    )
+    return pytester
+
+
+def run(suite: pytest.Pytester, model: str, report: str, *args: str) -> pytest.RunResult:
+    return suite.runpytest(f"--llm-model=openai:{model}", f"--llm-report={report}", *args)
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def test_report_and_compare_match_the_numbers_worked_out_by_hand(
+    suite: pytest.Pytester, xdist_args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = run(suite, "model-a", "a.json", "--llm-cutoff=2023-06-01", *xdist_args)
+    base.assert_outcomes(passed=15, failed=7)  # facts 1-7 fail on model-a
+    current = run(suite, "model-b", "b.json", "--llm-cutoff=2023-06-01", *xdist_args)
+    current.assert_outcomes(passed=1 + 8 + 2, failed=9 + 2)
+    current.stdout.fnmatch_lines(["report: *b.json"])
+
+    report = load(suite.path / "b.json")
+    assert report["schema"] == "llmdrift-report/1"
+    assert report["models"] == ["openai:model-b"]
+    assert report["calls"]["live"] == 22
+    assert report["calls"]["by_model"]["openai:model-b"]["served"] == {"model-b": 22}
+    items = {item["test"]: item for item in report["items"]}
+    assert len(items) == 22
+    story1 = items["test_suite.py::test_story[1]"]
+    assert story1["nodeid"] == "test_suite.py::test_story[1-openai:model-b]"
+    assert story1["model"] == "openai:model-b"
+    assert story1["outcome"] == "failed"
+    assert story1["category"] == "story"
+    assert story1["text"] == "[No]"
+    assert story1["served_model"] == "model-b"
+    assert story1["fingerprint"] == "fp_model-b"
+    [comparison] = story1["comparisons"]
+    assert comparison["drifted"] is True
+    assert comparison["baseline_model"] == "model-a"
+    assert comparison["baseline_text"] == "Let me think about story 1 carefully. [Yes]"
+    assert comparison["scorer"] == r"extract(r'\[(Yes|No)\]')"
+    assert (comparison["score"], comparison["threshold"]) == (0.0, 1.0)
+    drifted = sorted(
+        item["test"] for item in report["items"] for c in item["comparisons"] if c["drifted"]
+    )
+    assert drifted == STORY_REGRESSIONS
+    math = items["test_suite.py::test_math[0]"]
+    assert (math["difficulty"], math["created"]) == ("easy", "2023-01-10")
+    assert "AssertionError" in math["message"]
+
+    metrics = report["metrics"]
+    by_category = metrics["categories"]["openai:model-b"]
+    assert by_category["math"]["pass_rate"] == 0.1
+    assert by_category["facts"]["pass_rate"] == 1.0
+    assert by_category["story"]["pass_rate"] == 0.5
+    assert by_category["story"]["drift_rate"] == 0.5
+    # story replies shrink from "Let me think about story N carefully. [Yes]" to "[No]"/"[Yes]"
+    base_chars = sum(len(f"Let me think about story {n} carefully. [Yes]") for n in range(4)) / 4
+    assert by_category["story"]["verbosity_ratio"] == pytest.approx(
+        ((4 + 5 + 5 + 4) / 4) / base_chars
+    )
+    assert metrics["difficulties"]["openai:model-b"]["easy"]["pass_rate"] == 0.1
+    assert metrics["difficulties"]["openai:model-b"]["hard"]["pass_rate"] == 1.0
+    assert metrics["cutoff"] == "2023-06-01"
+    created = metrics["created"]["openai:model-b"]
+    assert (created["before"]["tests"], created["after"]["tests"]) == (10, 8)
+
+    # -- compare ---------------------------------------------------------------------
+    capsys.readouterr()
+    status = llmdrift(
+        [
+            "compare",
+            str(suite.path / "a.json"),
+            str(suite.path / "b.json"),
+            "--json",
+            str(suite.path / "cmp.json"),
+            "--markdown",
+            str(suite.path / "cmp.md"),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert status == 1  # regressions
+    result = load(suite.path / "cmp.json")
+    assert sorted(r["test"] for r in result["regressions"]) == sorted(
+        MATH_REGRESSIONS + STORY_REGRESSIONS
+    )
+    assert sorted(r["test"] for r in result["improvements"]) == FACTS_IMPROVEMENTS
+    assert result["mcnemar_p"] == MCNEMAR_ALL
+    categories = {c["category"]: c for c in result["categories"]}
+    assert (categories["math"]["mcnemar_p"], categories["math"]["direction"]) == (
+        0.00390625,
+        "down",
+    )
+    assert (categories["facts"]["mcnemar_p"], categories["facts"]["direction"]) == (
+        0.015625,
+        "up",
+    )
+    assert (categories["story"]["mcnemar_p"], categories["story"]["direction"]) == (0.5, "same")
+    assert result["seesaw"] is True
+    assert result["pass_rate"]["base"] == pytest.approx(15 / 22)
+    assert result["pass_rate"]["current"] == pytest.approx(11 / 22)
+    assert "11 regression(s), 7 improvement(s); McNemar p = 0.48" in printed
+    assert "SEESAW" in printed
+    markdown = (suite.path / "cmp.md").read_text()
+    assert "| math | 10 | 100.0% | 10.0% | -90.0 pts | 9 | 0 |" in markdown
+    assert "11 regressions" in markdown
+
+
+def test_compare_with_no_regressions_exits_0(
+    suite: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(suite, "model-a", "a1.json")
+    run(suite, "model-a", "a2.json")
+    assert llmdrift(["compare", str(suite.path / "a1.json"), str(suite.path / "a2.json")]) == 0
+    assert "0 regression(s), 0 improvement(s); McNemar p = 1" in capsys.readouterr().out
+
+
+def test_compare_refuses_runs_that_asked_differently(
+    suite: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(suite, "model-a", "a.json")
+    # The same suite, but the math questions asked at the default temperature.
+    suite.makepyfile(
+        test_suite=SUITE.replace('f"math question {n}", temperature=0', 'f"math question {n}"')
+    )
+    run(suite, "model-b", "b.json")
+    capsys.readouterr()
+    args = ["compare", str(suite.path / "a.json"), str(suite.path / "b.json")]
+    assert llmdrift([*args, "--json", str(suite.path / "refused.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot compare" in err
+    assert "test_suite.py::test_math[0]: sampling settings differ" in err
+    refused = load(suite.path / "refused.json")
+    assert refused["compatible"] is False
+    assert {m["what"] for m in refused["mismatches"]} == {"sampling settings"}
+    assert llmdrift([*args, "--force"]) == 1
+    assert "WARNING: compared with --force although 10 test(s)" in capsys.readouterr().out
+
+
+def test_compare_refuses_a_changed_prompt_and_names_it(
+    suite: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(suite, "model-a", "a.json")
+    suite.makepyfile(
+        test_suite=SUITE.replace('f"facts question {n}"', 'f"Please: facts question {n}"')
+    )
+    run(suite, "model-b", "b.json")
+    capsys.readouterr()
+    assert llmdrift(["compare", str(suite.path / "a.json"), str(suite.path / "b.json")]) == 2
+    err = capsys.readouterr().err
+    assert "8 test(s) did not ask the same thing" in err
+    assert "test_suite.py::test_facts[0]: prompt differs: ['facts question 0'] vs" in err
+
+
+def test_compare_picks_a_model_from_a_run_of_two(
+    suite: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite.runpytest(
+        "--llm-model=openai:model-a", "--llm-model=openai:model-b", "--llm-report=both.json"
+    )
+    both = str(suite.path / "both.json")
+    capsys.readouterr()
+    assert llmdrift(["compare", both, both]) == 2
+    assert "choose one with --base-model" in capsys.readouterr().err
+    status = llmdrift(
+        [
+            "compare",
+            both,
+            both,
+            "--base-model=openai:model-a",
+            "--current-model=openai:model-b",
+            "--json=-",
+        ]
+    )
+    assert status == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["mcnemar_p"] == MCNEMAR_ALL
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such report"),
+        ("{not json", "not a JSON report"),
+        ('{"schema": "other/1", "items": []}', "is not 'llmdrift-report/1'"),
+        ('{"items": []}', 'no "schema" key'),
+    ],
+)
+def test_compare_explains_a_bad_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    assert llmdrift(["compare", str(bad), str(bad)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_merge_combines_shards_into_the_whole_run(
+    suite: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(suite, "model-b", "whole.json")
+    run(suite, "model-b", "shard1.json", "-k", "math or story")
+    run(suite, "model-b", "shard2.json", "-k", "facts")
+    out = suite.path / "merged" / "all.json"
+    status = llmdrift(
+        ["merge", str(suite.path / "shard1.json"), str(suite.path / "shard2.json"), "-o", str(out)]
+    )
+    assert status == 0, capsys.readouterr().err
+    merged, whole = load(out), load(suite.path / "whole.json")
+    strip = ("duration", "latency_s", "cached", "message")  # messages show latencies
+
+    def comparable(doc: dict[str, Any]) -> list[Any]:
+        return [
+            {
+                **{k: v for k, v in item.items() if k not in strip},
+                "replies": [
+                    {k: v for k, v in r.items() if k not in strip} for r in item["replies"]
+                ],
+            }
+            for item in doc["items"]
+        ]
+
+    assert comparable(merged) == comparable(whole)
+    assert merged["metrics"]["categories"] == whole["metrics"]["categories"]
+    assert merged["calls"]["live"] + merged["calls"]["cached"] == 22
+    assert merged["merged_from"] == [
+        str(suite.path / "shard1.json"),
+        str(suite.path / "shard2.json"),
+    ]
+    # A shard given twice is refused, and nothing is written.
+    again = suite.path / "again.json"
+    shard1 = str(suite.path / "shard1.json")
+    assert llmdrift(["merge", shard1, shard1, "-o", str(again)]) == 1
+    assert "shards must not overlap" in capsys.readouterr().err
+    assert not again.exists()
+
+
+def test_report_path_that_is_a_directory_is_a_usage_error(suite: pytest.Pytester) -> None:
+    (suite.path / "out").mkdir()
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-report=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--llm-report=*out is a directory; give a file path*"])
+
+
+def test_bad_cutoff_is_a_usage_error(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-cutoff=June 2023")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*expected a date as YYYY-MM-DD*"])
