@@ -15,7 +15,7 @@ import pytest
 
 from pytest_llmdrift.testing import ModelServer
 
-HEAVY = ("openai", "anthropic", "httpx2", "diskcache", "hypothesis")
+HEAVY = ("openai", "anthropic", "httpx2", "diskcache", "hypothesis", "jinja2", "rapidfuzz")
 DUMP = """
 import json, sys
 def pytest_unconfigure(config):
@@ -64,9 +64,12 @@ def test_a_run_answered_from_the_cache_imports_no_sdk(project: Path, server: Mod
     live = run_pytest(project, "--llm-model=gpt-4o", "--llm-model=claude-3-opus")
     assert {"openai", "anthropic"} <= live  # the live run did use the SDKs
     assert server.call_count == 10
-    cached = run_pytest(project, "--llm-model=gpt-4o", "--llm-model=claude-3-opus")
+    cached = run_pytest(
+        project, "--llm-model=gpt-4o", "--llm-model=claude-3-opus", "--llm-report=r.json"
+    )
     assert server.call_count == 10
     assert not cached & {"openai", "anthropic", "httpx2"}
+    assert "jinja2" not in cached  # the JSON report needs no templates
     replay = run_pytest(
         project,
         "--llm-model=gpt-4o",

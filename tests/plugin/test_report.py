@@ -330,3 +330,32 @@ def test_bad_cutoff_is_a_usage_error(suite: pytest.Pytester) -> None:
     result = suite.runpytest("--llm-model=openai:model-a", "--llm-cutoff=June 2023")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*expected a date as YYYY-MM-DD*"])
+
+
+def test_html_report_and_summary_lines(suite: pytest.Pytester, xdist_args: list[str]) -> None:
+    result = suite.runpytest(
+        "--llm-model=openai:model-b",
+        "--llm-html=out/report.html",
+        "--llm-report=r.json",
+        *xdist_args,
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*snapshots: 2 of 4 comparison(s) drifted*",
+            "*DRIFT test_suite.py::test_story[1-openai:model-b]*answer changed*",
+            "report: *r.json",
+            "report: *out*report.html",
+        ]
+    )
+    page = (suite.path / "out" / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") or page.lstrip().lower().startswith("<!doctype html>")
+    assert "<svg" in page
+    assert "test_story[1-openai:model-b]" in page
+    assert re.search(r">\s*50(\.0)?%\s*<", page)  # the pass rate: 11 of 22
+
+
+def test_a_report_that_cannot_be_written_is_said_loudly(suite: pytest.Pytester) -> None:
+    (suite.path / "blocker").write_text("a file, not a directory")
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-report=blocker/r.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*blocker is a file, not a directory*"])
