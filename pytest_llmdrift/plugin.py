@@ -643,10 +643,13 @@ class RecordCollector:
     @pytest.hookimpl(trylast=True)  # after syrupy has noted the item's outcome
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, REPORT_ATTRIBUTE, None)
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):  # xfail: an expected failure, or an xpass
+            outcome = {"skipped": "xfailed", "passed": "xpassed"}.get(outcome, outcome)
         self.record.add(
             nodeid=report.nodeid,
             when=report.when,
-            outcome=report.outcome,
+            outcome=outcome,
             duration=report.duration,
             data=data,
         )

@@ -23,7 +23,9 @@ from pytest_llmdrift.reply import ChatRequest, Reply
 if TYPE_CHECKING:
     from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
 
-DEMO_ENDPOINT = "demo"
+# The endpoint in cache keys. It names the version of the simulation, so replies
+# cached from an older version of the demo models are not replayed as today's.
+DEMO_ENDPOINT = "demo/2"
 # The demo models, known without importing the loopback server (start-up checks).
 DEMO_MODELS: tuple[str, ...] = ("demo-2023-03", "demo-2023-06")
 # The loopback server checks no key; this one is unlike any text a message holds,

@@ -87,10 +87,12 @@ def select(doc: Mapping[str, Any], *, label: str, source: str, model: str | None
 
 
 def _passed(item: Item) -> bool | None:
+    """The test's verdict on the model: an expected failure (xfail) that failed is
+    still a failure of the model, and one that passed (xpass) a pass."""
     outcome = item.get("outcome")
-    if outcome == "passed":
+    if outcome in ("passed", "xpassed"):
         return True
-    if outcome in ("failed", "error"):
+    if outcome in ("failed", "error", "xfailed"):
         return False
     return None  # skipped: no verdict
 
@@ -106,11 +108,13 @@ def mismatches(base: Side, current: Side) -> list[JSON]:
         b, c = base.items[test], current.items[test]
         checks: list[tuple[str, Any, Any]] = []
         if _replies(b) and _replies(c):
+            # Distinct values: runs may make a different number of calls with the same
+            # request (llm_repeat stops early at a different sample on each model).
             checks.append(
                 (
                     "prompt",
-                    [r.get("request_hash") for r in _replies(b)],
-                    [r.get("request_hash") for r in _replies(c)],
+                    _distinct([r.get("request_hash") for r in _replies(b)]),
+                    _distinct([r.get("request_hash") for r in _replies(c)]),
                 )
             )
             checks.append(
@@ -259,8 +263,8 @@ def _change(test: str, base: Item, current: Item) -> JSON:
         "current_outcome": current.get("outcome"),
         "base_text": _clip(base.get("text")),
         "current_text": _clip(current.get("text")),
-        "message": current.get("message") if current.get("outcome") != "passed" else None,
-        "base_message": base.get("message") if base.get("outcome") != "passed" else None,
+        "message": current.get("message") if _passed(current) is False else None,
+        "base_message": base.get("message") if _passed(base) is False else None,
     }
 
 

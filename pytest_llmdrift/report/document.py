@@ -20,7 +20,7 @@ from pytest_llmdrift.stats import RunStats
 
 SCHEMA = "llmdrift-report/1"
 NO_CATEGORY = "(none)"
-OUTCOMES = ("passed", "failed", "error", "skipped")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 
 JSON = dict[str, Any]
 
@@ -168,7 +168,10 @@ def group_metrics(items: Sequence[Mapping[str, Any]]) -> JSON:
     counts = {outcome: 0 for outcome in OUTCOMES}
     for item in items:
         counts[str(item.get("outcome"))] = counts.get(str(item.get("outcome")), 0) + 1
-    decided = counts["passed"] + counts["failed"] + counts["error"]
+    # An expected failure (xfail) is still the model failing the check; skips have
+    # no verdict.
+    passes = counts["passed"] + counts["xpassed"]
+    decided = passes + counts["failed"] + counts["error"] + counts["xfailed"]
     comparisons = scored_comparisons(items)
     drifted = sum(1 for c in comparisons if c.get("drifted"))
     texts = [str(r.get("text", "")) for item in items for r in item.get("replies") or []]
@@ -183,7 +186,7 @@ def group_metrics(items: Sequence[Mapping[str, Any]]) -> JSON:
     return {
         "tests": len(items),
         **counts,
-        "pass_rate": _ratio(counts["passed"], decided),
+        "pass_rate": _ratio(passes, decided),
         "comparisons": len(comparisons),
         "drifted": drifted,
         "drift_rate": _ratio(drifted, len(comparisons)),

@@ -543,6 +543,8 @@ def _run_cards(doc: JSON, overall: JSON) -> list[Card]:
     outcomes = [f"{passed} passed", f"{failed} failed"]
     outcomes += [f"{errors} errors"] if errors else []
     outcomes += [f"{skipped} skipped"] if skipped else []
+    for key in ("xfailed", "xpassed"):
+        outcomes += [f"{overall[key]} {key}"] if overall.get(key) else []
     comparisons, drifted = int(overall.get("comparisons") or 0), int(overall.get("drifted") or 0)
     live, cached = int(calls.get("live") or 0), int(calls.get("cached") or 0)
     problems = []

@@ -128,8 +128,8 @@ class RunRecord:
             # A failed call is a test failure; a failed setup or teardown an error.
             if item.outcome != "error":
                 item.outcome = "failed" if when == "call" else "error"
-        elif outcome == "skipped" and item.outcome == "passed":
-            item.outcome = "skipped"
+        elif outcome in ("skipped", "xfailed", "xpassed") and item.outcome == "passed":
+            item.outcome = outcome
 
     def comparisons(self) -> Iterator[tuple[ItemRecord, dict[str, Any]]]:
         for item in self.items.values():
@@ -156,7 +156,7 @@ def sensitivity(items: Iterable[Mapping[str, Any]]) -> list[GroupSensitivity]:
             continue
         key = (str(info.get("test")), str(info.get("group")), item.get("model"))
         runs.setdefault(key, {}).setdefault(int(info["variant"]), []).append(
-            item.get("outcome") == "passed"
+            item.get("outcome") in ("passed", "xpassed")
         )
     return [
         GroupSensitivity(

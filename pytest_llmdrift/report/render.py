@@ -115,7 +115,12 @@ def _other_lines(result: Mapping[str, Any]) -> list[str]:
         ("skipped", "skipped on a side (not compared)"),
     ):
         if tests[key]:
-            lines.append(f"{len(tests[key])} test(s) {label}: " + ", ".join(tests[key][:5]))
+            more = len(tests[key]) - 5
+            lines.append(
+                f"{len(tests[key])} test(s) {label}: "
+                + ", ".join(tests[key][:5])
+                + (f" and {more} more" if more > 0 else "")
+            )
     return lines
 
 

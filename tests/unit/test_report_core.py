@@ -249,9 +249,9 @@ def test_load_report_checks_schema_and_items(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc([item("a")])))
     assert load_report(path)["schema"] == SCHEMA
     bad = doc([item("a")])
-    bad["items"][0]["outcome"] = "xpassed"
+    bad["items"][0]["outcome"] = "crashed"
     path.write_text(json.dumps(bad))
-    with pytest.raises(ReportError, match="outcome 'xpassed'"):
+    with pytest.raises(ReportError, match="outcome 'crashed'"):
         load_report(path)
 
 
@@ -320,3 +320,31 @@ def test_render_escapes_untrusted_text_in_markdown() -> None:
     assert "&lt;img src=x onerror=alert(1)&gt; \\| pipe" in markdown
     text = render_text(result)
     assert "REGRESSION a" in text
+
+
+def test_an_expected_failure_counts_as_a_failure_of_the_model() -> None:
+    base = doc([item("a", "xfailed"), item("b"), item("c", "skipped")])
+    current = doc([item("a", "xpassed"), item("b", "xfailed"), item("c")])
+    result = compare(base, current)
+    assert [r["test"] for r in result["improvements"]] == ["a"]
+    assert [r["test"] for r in result["regressions"]] == ["b"]
+    assert result["tests"]["skipped"] == ["c"]
+    metrics = group_metrics(base["items"])
+    assert (metrics["xfailed"], metrics["pass_rate"]) == (1, 0.5)
+
+
+def test_run_record_keeps_xfail_outcomes() -> None:
+    from pytest_llmdrift.report.record import RunRecord
+
+    record = RunRecord()
+    for when, outcome in (("setup", "passed"), ("call", "xfailed"), ("teardown", "passed")):
+        record.add(nodeid="t", when=when, outcome=outcome, duration=0.1, data={"model": "m"})
+    assert record.items["t"].outcome == "xfailed"
+
+
+def test_compare_ignores_how_many_samples_a_repeat_took() -> None:
+    base = doc([item("a")])
+    current = doc([item("a", "failed")])
+    base["items"][0]["replies"] *= 9  # llm_repeat stopped after 9 samples, then 3
+    current["items"][0]["replies"] *= 3
+    assert compare(base, current)["mismatches"] == []
