@@ -47,7 +47,12 @@ from pytest_llmdrift.providers import (
     entry_point_provider,
 )
 from pytest_llmdrift.reply import ChatRequest, Reply
-from pytest_llmdrift.report.record import MESSAGE_LIMIT, REPORT_ATTRIBUTE, RunRecord
+from pytest_llmdrift.report.record import (
+    MESSAGE_LIMIT,
+    REPORT_ATTRIBUTE,
+    RunRecord,
+    served_identity,
+)
 from pytest_llmdrift.stats import RunStats
 
 if TYPE_CHECKING:
@@ -643,7 +648,7 @@ class RecordCollector:
     @pytest.hookimpl(trylast=True)  # after syrupy has noted the item's outcome
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, REPORT_ATTRIBUTE, None)
-        outcome = report.outcome
+        outcome: str = report.outcome
         if hasattr(report, "wasxfail"):  # xfail: an expected failure, or an xpass
             outcome = {"skipped": "xfailed", "passed": "xpassed"}.get(outcome, outcome)
         self.record.add(
@@ -826,8 +831,8 @@ def _drift_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool
         if comparison.get("baseline_model") is None:
             continue
         key = (
-            _served(comparison, "baseline"),
-            _served(comparison, "current"),
+            served_identity(comparison, "baseline"),
+            served_identity(comparison, "current"),
             bool(comparison.get("served_changed")),
         )
         pairs[key] = pairs.get(key, 0) + 1
@@ -842,14 +847,6 @@ def _drift_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool
             )
         elif before != now:
             yield f"  compared {now} with baselines from {before}: {count} comparison(s)", plain
-
-
-def _served(comparison: dict[str, Any], which: str) -> str:
-    model = comparison.get(f"{which}_model") or "?"
-    served = comparison.get(f"{which}_served_model") or model
-    fingerprint = comparison.get(f"{which}_fingerprint")
-    text = model if served == model else f"{model} (served {served})"
-    return text + (f", {fingerprint}" if fingerprint else "")
 
 
 __all__ = ["ENGINE_KEY", "RECORD_KEY", "REPLIES_KEY", "llm", "llm_model", "llm_snapshot"]

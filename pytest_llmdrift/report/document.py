@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmdrift.errors import LLMDriftError
-from pytest_llmdrift.report.record import sensitivity
+from pytest_llmdrift.report.record import sensitivity, served_identity
 from pytest_llmdrift.stats import RunStats
 
 SCHEMA = "llmdrift-report/1"
@@ -228,19 +228,11 @@ def served_changes(items: Iterable[Mapping[str, Any]]) -> list[JSON]:
                     {
                         "nodeid": item.get("nodeid"),
                         "model": item.get("model"),
-                        "baseline": _identity(c, "baseline"),
-                        "current": _identity(c, "current"),
+                        "baseline": served_identity(c, "baseline"),
+                        "current": served_identity(c, "current"),
                     }
                 )
     return changes
-
-
-def _identity(comparison: Mapping[str, Any], which: str) -> str:
-    model = comparison.get(f"{which}_model") or "?"
-    served = comparison.get(f"{which}_served_model") or model
-    fingerprint = comparison.get(f"{which}_fingerprint")
-    text = model if served == model else f"{model} (served {served})"
-    return text + (f", {fingerprint}" if fingerprint else "")
 
 
 # -- files ---------------------------------------------------------------------------

@@ -57,6 +57,15 @@ class ItemRecord:
         }
 
 
+def served_identity(comparison: Mapping[str, Any], which: str) -> str:
+    """``model (served NAME), FINGERPRINT`` of a comparison's baseline or current side."""
+    model = comparison.get(f"{which}_model") or "?"
+    served = comparison.get(f"{which}_served_model") or model
+    fingerprint = comparison.get(f"{which}_fingerprint")
+    text = model if served == model else f"{model} (served {served})"
+    return text + (f", {fingerprint}" if fingerprint else "")
+
+
 @dataclass(frozen=True)
 class GroupSensitivity:
     """How one paraphrase group fared on one model: which variants' outcomes
