@@ -1,7 +1,7 @@
 """The ``llmdrift`` command.
 
     llmdrift compare BASE.json CURRENT.json [--json F] [--html F] [--markdown F] [--force]
-    llmdrift merge A.json B.json ... -o ALL.json
+    llmdrift merge A.json B.json ... -o ALL.json [--html ALL.html]
     llmdrift cache stats   [--cache-dir DIR]
     llmdrift cache clear   [--cache-dir DIR]
     llmdrift cache export  [--cache-dir DIR] -o FILE
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_llmdrift.cache import CacheError, ResponseCache
@@ -98,6 +98,9 @@ def _merge_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT.json")
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    merge.add_argument(
+        "--html", type=Path, metavar="FILE", help="also write the merged run's HTML report"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -118,6 +121,9 @@ def _write(path: Path, text: str) -> None:
         return
     from pytest_llmdrift.cache import atomic_write_text
 
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise NotADirectoryError(f"{blocker} is a file, not a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
 
@@ -180,26 +186,27 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 def _run_merge(args: argparse.Namespace) -> int:
     from pytest_llmdrift import __version__
-    from pytest_llmdrift.report.document import (
-        ReportError,
-        load_report,
-        merge_reports,
-        write_report,
-    )
+    from pytest_llmdrift.report.document import ReportError, dumps, load_report, merge_reports
 
     try:
         docs = [load_report(path) for path in args.reports]
         merged = merge_reports(docs, [str(p) for p in args.reports], plugin_version=__version__)
-        write_report(args.output, merged)
     except ReportError as exc:
         print(f"llmdrift merge: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"llmdrift merge: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(
-        f"merged {len(docs)} report(s), {len(merged['items'])} test record(s), into {args.output}"
-    )
+    outputs: list[tuple[Path, Callable[[], str]]] = [(args.output, lambda: dumps(merged))]
+    if args.html is not None:
+        from pytest_llmdrift.report.html import render_run
+
+        outputs.append((args.html, lambda: render_run(merged)))
+    for path, render in outputs:
+        try:
+            _write(path, render())
+        except OSError as exc:
+            print(f"llmdrift merge: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    written = " and ".join(str(path) for path, _ in outputs)
+    print(f"merged {len(docs)} report(s), {len(merged['items'])} test record(s), into {written}")
     return 0
 
 

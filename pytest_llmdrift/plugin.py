@@ -324,9 +324,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     settings = engine.settings
     if settings.report_path is None and settings.html_path is None:
         return
-    session.config.stash[REPORT_ERRORS_KEY] = _write_reports(
-        engine, session.config.stash[RECORD_KEY], int(exitstatus)
-    )
+    errors = _write_reports(engine, session.config.stash[RECORD_KEY], int(exitstatus))
+    session.config.stash[REPORT_ERRORS_KEY] = errors
+    if errors and exitstatus == pytest.ExitCode.OK:
+        # A CI job must not pass without the report it asked for.
+        session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[str]:
@@ -519,6 +521,11 @@ def _marker_error(item: pytest.Item) -> str | None:
                 )
             if not isinstance(item, pytest.Function):
                 return "@pytest.mark.llm_repeat applies to test functions only"
+            if inspect.iscoroutinefunction(item.obj):
+                return (
+                    "@pytest.mark.llm_repeat does not support async tests: make the test "
+                    "a plain function (the llm fixture is synchronous)"
+                )
     except ValueError as exc:
         return str(exc)
     return None
@@ -550,9 +557,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     __tracebackhide__ = True
     spec = RepeatSpec.from_marker(marker.args, marker.kwargs)  # checked at setup
-    function = pyfuncitem.obj
-    if inspect.iscoroutinefunction(function):
-        pytest.fail("@pytest.mark.llm_repeat does not support async tests", pytrace=False)
+    function = pyfuncitem.obj  # not async: refused at setup
     names = inspect.signature(function).parameters
     arguments = {name: pyfuncitem.funcargs[name] for name in names if name in pyfuncitem.funcargs}
 
@@ -602,8 +607,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     spec = _item_spec(item)
     replies = item.stash.get(REPLIES_KEY, [])
     comparisons = item.stash.get(COMPARISONS_KEY, [])
-    uses_snapshot = "llm_snapshot" in getattr(item, "fixturenames", ())
-    if spec is None and not replies and not comparisons and not uses_snapshot:
+    fixtures = getattr(item, "fixturenames", ())
+    uses_snapshot = "llm_snapshot" in fixtures
+    uses_llm = uses_snapshot or "llm" in fixtures or "llm_model" in fixtures
+    if spec is None and not replies and not comparisons and not uses_llm:
         return report
     data: dict[str, Any] = {
         "model": spec.text if spec is not None else None,

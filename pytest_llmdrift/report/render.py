@@ -187,7 +187,8 @@ def render_markdown(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str
         out.append("|---|---|---|")
         for change in changes[:rows]:
             out.append(
-                f"| `{_md_cell(change['test'])}` | {_md_cell(_excerpt(change['base_text'], 80))} "
+                f"| <code>{_md_cell(change['test'])}</code> "
+                f"| {_md_cell(_excerpt(change['base_text'], 80))} "
                 f"| {_md_cell(_excerpt(change['current_text'], 80))} |"
             )
         if len(changes) > rows:

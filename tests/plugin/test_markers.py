@@ -159,6 +159,23 @@ def test_llm_repeat_with_llm_snapshot_is_refused(
     result.stdout.fnmatch_lines(["*llm_repeat*llm_snapshot keeps one baseline per test*"])
 
 
+def test_llm_repeat_on_an_async_test_is_refused(
+    pytester: pytest.Pytester, server: ModelServer
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.llm_repeat(3)
+        async def test_x(llm):
+            pass
+        """
+    )
+    result = pytester.runpytest("--llm-model=openai:gpt-4o", "-W", "ignore")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*llm_repeat does not support async tests*"])
+
+
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(

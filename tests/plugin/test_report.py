@@ -286,10 +286,11 @@ def test_merge_combines_shards_into_the_whole_run(
     run(suite, "model-b", "shard1.json", "-k", "math or story")
     run(suite, "model-b", "shard2.json", "-k", "facts")
     out = suite.path / "merged" / "all.json"
-    status = llmdrift(
-        ["merge", str(suite.path / "shard1.json"), str(suite.path / "shard2.json"), "-o", str(out)]
-    )
+    page = suite.path / "merged" / "all.html"
+    shards = [str(suite.path / "shard1.json"), str(suite.path / "shard2.json")]
+    status = llmdrift(["merge", *shards, "-o", str(out), "--html", str(page)])
     assert status == 0, capsys.readouterr().err
+    assert "test_math[0-openai:model-b]" in page.read_text()  # the merged run's page
     merged, whole = load(out), load(suite.path / "whole.json")
     strip = ("duration", "latency_s", "cached", "message")  # messages show latencies
 
@@ -359,3 +360,27 @@ def test_a_report_that_cannot_be_written_is_said_loudly(suite: pytest.Pytester) 
     result = suite.runpytest("--llm-model=openai:model-a", "--llm-report=blocker/r.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*blocker is a file, not a directory*"])
+
+
+def test_a_report_that_cannot_be_written_fails_the_run(suite: pytest.Pytester) -> None:
+    # The path was fine at start-up; a test then puts a directory in its way.
+    suite.makepyfile(
+        test_blocker="""
+        import os
+
+        def test_block(llm):
+            os.makedirs("r.json")
+        """
+    )
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-report=r.json", "-k", "block")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.INTERNAL_ERROR
+    result.stdout.fnmatch_lines(["*report NOT written: --llm-report=*r.json: *"])
+
+
+def test_a_test_with_no_model_pinned_is_in_the_report(suite: pytest.Pytester) -> None:
+    result = suite.runpytest("--llm-report=r.json", "-k", "math and 0")
+    result.assert_outcomes(errors=1)  # the llm fixture fails at setup
+    [record] = load(suite.path / "r.json")["items"]
+    assert (record["model"], record["outcome"]) == (None, "error")
+    assert "no model is pinned" in record["message"]
