@@ -10,7 +10,7 @@ import pytest
 
 from pytest_llmdrift.testing import Fault, ModelServer, RecordedRequest, ScriptedReply
 
-SUITE = '''
+SUITE = """
 import pytest
 from pytest_llmdrift.scorers import extract, similar
 
@@ -26,7 +26,7 @@ def test_prime(llm, llm_snapshot, n):
 def test_story(llm, llm_snapshot):
     reply = llm("Describe the sea in one sentence.", temperature=0)
     assert reply == llm_snapshot(similar(min=0.6))
-'''
+"""
 
 PRIME = {2: True, 3: True, 4: False, 5: True, 9: False}
 SEA = "The sea is a vast, restless body of salt water that covers most of the planet."
@@ -38,8 +38,10 @@ def behaviour(request: RecordedRequest) -> ScriptedReply:
     model = request.model
     match = re.search(r"Is (\d+) a prime", request.prompt)
     if match is None:
-        sea = SEA if model != "model-c" else (
-            "The sea is a vast and restless body of salt water covering most of the planet."
+        sea = (
+            SEA
+            if model != "model-c"
+            else ("The sea is a vast and restless body of salt water covering most of the planet.")
         )
         return ScriptedReply(sea, fingerprint="fp_a")
     n = int(match.group(1))
@@ -171,8 +173,9 @@ def test_the_snapshot_file_is_readable_and_complete(suite: pytest.Pytester) -> N
     text = snapshot_files(suite)["test_prime[3].llmdrift"]
     lines = text.splitlines()
     assert lines[0].startswith("# pytest-llmdrift baseline (llmdrift-snapshot/1)")
-    header = dict(line.split(": ", 1) for line in lines[2:] if ": " in line and not
-                  line.startswith("Let"))
+    header = dict(
+        line.split(": ", 1) for line in lines[2:] if ": " in line and not line.startswith("Let")
+    )
     assert header["model"] == '"model-a"'
     assert header["provider"] == '"openai"'
     assert header["served_model"] == '"model-a"'
@@ -228,21 +231,29 @@ def test_a_missing_baseline_says_how_to_record_one(suite: pytest.Pytester) -> No
     result = suite.runpytest("--llm-model=openai:model-a", "-k", "story")
     result.assert_outcomes(failed=1, deselected=5)
     result.stdout.fnmatch_lines(
-        ["*no baseline recorded at __snapshots__*test_story.llmdrift: record one with "
-         "pytest --snapshot-update --llm-model=MODEL*"]
+        [
+            "*no baseline recorded at __snapshots__*test_story.llmdrift: record one with "
+            "pytest --snapshot-update --llm-model=MODEL*"
+        ]
     )
 
 
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda text: text.replace("--- reply ---", "--- oops ---"),
-         "*SnapshotFormatError: *test_story.llmdrift: not an llmdrift snapshot (no '--- reply "
-         "---' line)*"),
-        (lambda text: text.replace('model: "model-a"', "model: model-a"),
-         "*SnapshotFormatError: *test_story.llmdrift:3: the value of 'model' is not valid JSON*"),
-        (lambda text: text.replace("provider:", "colour:"),
-         "*SnapshotFormatError: *test_story.llmdrift:4: unexpected header line 'colour*"),
+        (
+            lambda text: text.replace("--- reply ---", "--- oops ---"),
+            "*SnapshotFormatError: *test_story.llmdrift: not an llmdrift snapshot (no '--- reply "
+            "---' line)*",
+        ),
+        (
+            lambda text: text.replace('model: "model-a"', "model: model-a"),
+            "*SnapshotFormatError: *test_story.llmdrift:3: the value of 'model' is not valid JSON*",
+        ),
+        (
+            lambda text: text.replace("provider:", "colour:"),
+            "*SnapshotFormatError: *test_story.llmdrift:4: unexpected header line 'colour*",
+        ),
     ],
 )
 def test_a_malformed_snapshot_names_the_file(suite: pytest.Pytester, damage, message) -> None:  # type: ignore[no-untyped-def]
@@ -280,14 +291,14 @@ def test_a_bad_ini_scorer_is_a_usage_error(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*ini key llm_scorer: *"])
 
 
-JUDGED = '''
+JUDGED = """
 from pytest_llmdrift.scorers import judge
 
 def test_story(llm, llm_snapshot):
     assert llm("Describe the sea in one sentence.") == llm_snapshot(
         judge("describes the sea", min=0.7)
     )
-'''
+"""
 
 
 def test_the_judge_scorer_uses_the_judge_model_and_caches_its_verdict(
@@ -382,7 +393,9 @@ def test_unscored_comparisons_are_counted_in_the_summary(suite: pytest.Pytester)
 
 
 def test_update_keeps_the_baselines_of_tests_that_failed_before_comparing(
-    suite: pytest.Pytester, server: ModelServer, monkeypatch: pytest.MonkeyPatch,
+    suite: pytest.Pytester,
+    server: ModelServer,
+    monkeypatch: pytest.MonkeyPatch,
     xdist_args: list[str],
 ) -> None:
     suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
@@ -392,8 +405,11 @@ def test_update_keeps_the_baselines_of_tests_that_failed_before_comparing(
         lambda r: Fault.server_error(message="down") if "sea" in r.prompt else behaviour(r)
     )
     result = suite.runpytest(
-        "--llm-model=openai:model-a", "--snapshot-update", "--llm-cache=refresh",
-        "--llm-max-retries=0", *xdist_args,
+        "--llm-model=openai:model-a",
+        "--snapshot-update",
+        "--llm-cache=refresh",
+        "--llm-max-retries=0",
+        *xdist_args,
     )
     result.assert_outcomes(passed=5, failed=1)
     assert snapshot_files(suite) == files
