@@ -658,6 +658,8 @@ class RecordCollector:
         outcome: str = report.outcome
         if hasattr(report, "wasxfail"):  # xfail: an expected failure, or an xpass
             outcome = {"skipped": "xfailed", "passed": "xpassed"}.get(outcome, outcome)
+        elif report.failed and str(report.longrepr).startswith("[XPASS(strict)]"):
+            outcome = "xpassed"  # pytest fails the run; the model passed the check
         self.record.add(
             nodeid=report.nodeid,
             when=report.when,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmdrift.errors import LLMDriftError
-from pytest_llmdrift.report.document import NO_CATEGORY, group_metrics, model_key
+from pytest_llmdrift.report.document import NO_CATEGORY, group_metrics, model_key, verdict
 from pytest_llmdrift.report.statistics import SIGNIFICANCE, mcnemar_exact
 
 SCHEMA = "llmdrift-compare/1"
@@ -87,14 +87,7 @@ def select(doc: Mapping[str, Any], *, label: str, source: str, model: str | None
 
 
 def _passed(item: Item) -> bool | None:
-    """The test's verdict on the model: an expected failure (xfail) that failed is
-    still a failure of the model, and one that passed (xpass) a pass."""
-    outcome = item.get("outcome")
-    if outcome in ("passed", "xpassed"):
-        return True
-    if outcome in ("failed", "error", "xfailed"):
-        return False
-    return None  # skipped: no verdict
+    return verdict(item)
 
 
 def _replies(item: Item) -> list[Mapping[str, Any]]:
@@ -108,8 +101,9 @@ def mismatches(base: Side, current: Side) -> list[JSON]:
         b, c = base.items[test], current.items[test]
         checks: list[tuple[str, Any, Any]] = []
         if _replies(b) and _replies(c):
-            # Distinct values: runs may make a different number of calls with the same
-            # request (llm_repeat stops early at a different sample on each model).
+            # Distinct values, and one run's may be a prefix of the other's: runs make
+            # a different number of calls when llm_repeat stops early at a different
+            # sample, or when a failed assertion ends a test before its later calls.
             checks.append(
                 (
                     "prompt",
@@ -124,8 +118,8 @@ def mismatches(base: Side, current: Side) -> list[JSON]:
                     _distinct([r.get("params") or {} for r in _replies(c)]),
                 )
             )
-        scorers_b = [x.get("scorer") for x in b.get("comparisons") or []]
-        scorers_c = [x.get("scorer") for x in c.get("comparisons") or []]
+        scorers_b = _distinct([x.get("scorer") for x in b.get("comparisons") or []])
+        scorers_c = _distinct([x.get("scorer") for x in c.get("comparisons") or []])
         if scorers_b and scorers_c:
             checks.append(("scorer", scorers_b, scorers_c))
         repeat_b, repeat_c = b.get("repeat"), c.get("repeat")
@@ -138,12 +132,24 @@ def mismatches(base: Side, current: Side) -> list[JSON]:
                 )
             )
         for what, before, now in checks:
-            if before != now:
-                if what == "prompt":  # show the text, not the hash
-                    before = _distinct([r.get("prompt") for r in _replies(b)])
-                    now = _distinct([r.get("prompt") for r in _replies(c)])
-                found.append({"test": test, "what": what, "base": before, "current": now})
+            same = before == now if what == "llm_repeat settings" else _agree(before, now)
+            if same:
+                continue
+            entry = {"test": test, "what": what, "base": before, "current": now}
+            if what == "prompt":  # show the text, not the hash
+                entry["base"] = _distinct([r.get("prompt") for r in _replies(b)])
+                entry["current"] = _distinct([r.get("prompt") for r in _replies(c)])
+                if entry["base"] == entry["current"]:
+                    entry["note"] = "the last user messages match: the system prompt or "
+                    entry["note"] += "earlier messages differ"
+            found.append(entry)
     return found
+
+
+def _agree(before: Sequence[Any], now: Sequence[Any]) -> bool:
+    """The same sequence, or one a prefix of the other (a run that stopped early)."""
+    shorter = min(len(before), len(now))
+    return list(before[:shorter]) == list(now[:shorter])
 
 
 def _distinct(values: Sequence[Any]) -> list[Any]:

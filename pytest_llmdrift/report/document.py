@@ -163,15 +163,30 @@ def scored_comparisons(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
     ]
 
 
+def verdict(item: Mapping[str, Any]) -> bool | None:
+    """The test's verdict on the model: True (passed), False (failed), or None.
+
+    An expected failure (xfail) that ran and failed is still the model failing the
+    check, and an xpass a pass; a skip, or an xfail that never asked the model
+    (``run=False``, or ``pytest.xfail()`` before any call), has no verdict.
+    """
+    outcome = item.get("outcome")
+    if outcome in ("passed", "xpassed"):
+        return True
+    if outcome in ("failed", "error"):
+        return False
+    if outcome == "xfailed" and item.get("replies"):
+        return False
+    return None
+
+
 def group_metrics(items: Sequence[Mapping[str, Any]]) -> JSON:
     """Pass rate, drift rate, verbosity and refusals of a set of item records."""
     counts = {outcome: 0 for outcome in OUTCOMES}
     for item in items:
         counts[str(item.get("outcome"))] = counts.get(str(item.get("outcome")), 0) + 1
-    # An expected failure (xfail) is still the model failing the check; skips have
-    # no verdict.
-    passes = counts["passed"] + counts["xpassed"]
-    decided = passes + counts["failed"] + counts["error"] + counts["xfailed"]
+    verdicts = [v for v in map(verdict, items) if v is not None]
+    passes, decided = sum(verdicts), len(verdicts)
     comparisons = scored_comparisons(items)
     drifted = sum(1 for c in comparisons if c.get("drifted"))
     texts = [str(r.get("text", "")) for item in items for r in item.get("replies") or []]

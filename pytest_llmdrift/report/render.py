@@ -202,7 +202,8 @@ def render_refusal(message: str, mismatches: Sequence[Mapping[str, Any]], *, mar
     """Why two runs could not be compared, with the tests that asked differently."""
     lines = []
     for m in mismatches[:ROWS_SHOWN]:
-        lines.append(f"{m['test']}: {m['what']} differs: {m['base']!r} vs {m['current']!r}")
+        note = f" ({m['note']})" if m.get("note") else ""
+        lines.append(f"{m['test']}: {m['what']} differs: {m['base']!r} vs {m['current']!r}{note}")
     if len(mismatches) > ROWS_SHOWN:
         lines.append(f"... and {len(mismatches) - ROWS_SHOWN} more")
     if markdown:

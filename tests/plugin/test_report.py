@@ -384,3 +384,40 @@ def test_a_test_with_no_model_pinned_is_in_the_report(suite: pytest.Pytester) ->
     [record] = load(suite.path / "r.json")["items"]
     assert (record["model"], record["outcome"]) == (None, "error")
     assert "no model is pinned" in record["message"]
+
+
+def test_xfail_outcomes_are_kept(pytester: pytest.Pytester, server: ModelServer) -> None:
+    server.set_reply("No")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.xfail(reason="known")
+        def test_known(llm):
+            assert llm("q1").text == "Yes"
+
+        @pytest.mark.xfail(reason="fixed?")
+        def test_fixed(llm):
+            assert llm("q2").text == "No"
+
+        @pytest.mark.xfail(reason="fixed!", strict=True)
+        def test_strict(llm):
+            assert llm("q3").text == "No"
+
+        @pytest.mark.xfail(run=False, reason="not run")
+        def test_unrun(llm):
+            llm("q4")
+        """
+    )
+    result = pytester.runpytest("--llm-model=openai:gpt-4o", "--llm-report=r.json")
+    result.assert_outcomes(xfailed=2, xpassed=1, failed=1)
+    report = load(pytester.path / "r.json")
+    outcomes = {i["test"].split("::")[1]: i["outcome"] for i in report["items"]}
+    assert outcomes == {
+        "test_known": "xfailed",
+        "test_fixed": "xpassed",
+        "test_strict": "xpassed",  # pytest fails it; the model passed the check
+        "test_unrun": "xfailed",
+    }
+    # the unrun one asked nothing: no verdict; the others: 1 fail, 2 passes
+    assert report["metrics"]["overall"]["pass_rate"] == pytest.approx(2 / 3)

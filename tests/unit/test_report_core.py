@@ -348,3 +348,24 @@ def test_compare_ignores_how_many_samples_a_repeat_took() -> None:
     base["items"][0]["replies"] *= 9  # llm_repeat stopped after 9 samples, then 3
     current["items"][0]["replies"] *= 3
     assert compare(base, current)["mismatches"] == []
+
+
+def test_an_xfail_that_never_asked_the_model_has_no_verdict() -> None:
+    unrun = item("a", "xfailed")
+    unrun["replies"] = []
+    assert group_metrics([unrun, item("b")])["pass_rate"] == 1.0
+    result = compare(doc([unrun, item("b")]), doc([item("a"), item("b")]))
+    assert result["tests"]["skipped"] == ["a"]
+
+
+def test_a_run_that_stopped_early_asked_the_same_things() -> None:
+    base = doc([item("a")])
+    current = doc([item("a", "failed")])
+    second = {**base["items"][0]["replies"][0], "prompt": "q2", "request_hash": "h:q2"}
+    base["items"][0]["replies"].append(second)  # a later call the current run never made
+    assert compare(base, current)["mismatches"] == []
+    current["items"][0]["replies"].append({**second, "prompt": "q3", "request_hash": "h:q3"})
+    with pytest.raises(CompareError) as info:
+        compare(base, current)
+    [mismatch] = info.value.mismatches
+    assert (mismatch["base"], mismatch["current"]) == (["q", "q2"], ["q", "q3"])
