@@ -69,8 +69,14 @@ def test_request_params_must_be_json() -> None:
 def test_scrub_hides_credentials_but_keeps_them_distinct() -> None:
     from pytest_llmdrift.reply import scrub, scrub_url
 
-    a = scrub({"extra_headers": {"Authorization": "Bearer A"}, "temperature": 0, "max_tokens": 5,
-               "extra_body": {"api_key": "K", "top_k": 3}})
+    a = scrub(
+        {
+            "extra_headers": {"Authorization": "Bearer A"},
+            "temperature": 0,
+            "max_tokens": 5,
+            "extra_body": {"api_key": "K", "top_k": 3},
+        }
+    )
     b = scrub({"extra_headers": {"Authorization": "Bearer B"}})
     assert a["extra_headers"]["Authorization"].startswith("sha256:")
     assert a["extra_headers"] != b["extra_headers"]
@@ -78,8 +84,9 @@ def test_scrub_hides_credentials_but_keeps_them_distinct() -> None:
     assert a["max_tokens"] == 5
     assert a["extra_body"]["top_k"] == 3
     assert "K" not in json.dumps(a)
-    assert scrub_url("http://u:pw@h:1/v1?api-key=S") == "http://h:1/v1?api-key=" + (
-        scrub_url("http://h:1/v1?api-key=S").split("=", 1)[1]
+    assert (
+        scrub_url("http://u:pw@h:1/v1?api-key=S")
+        == "http://h:1/v1?api-key=" + (scrub_url("http://h:1/v1?api-key=S").split("=", 1)[1])
     )
     assert "pw" not in scrub_url("http://u:pw@h:1/v1")
     assert "S" not in scrub_url("http://h/v1?api-key=S").split("?")[1].replace("sha", "")
