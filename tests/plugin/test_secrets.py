@@ -35,11 +35,26 @@ def test_keys_never_reach_disk_or_output(
             "--llm-model=claude-3-opus",
             "-rA",
             "--junitxml=report.xml",
+            "--llm-report=llm-report.json",
+            "--llm-html=llm-report.html",
             "-n",
             "2",
         ),
         pytester.runpytest("--llm-model=gpt-4o", "--llm-model=claude-3-opus", "-v", "-l"),
     ]
+    monkeypatch.chdir(pytester.path)
+    assert main(
+        [
+            "compare",
+            "llm-report.json",
+            "llm-report.json",
+            "--base-model=gpt-4o",
+            "--current-model=claude-3-opus",
+            "--html=c.html",
+            "--markdown=c.md",
+            "--json=c.json",
+        ]
+    ) in (0, 1)
     monkeypatch.chdir(pytester.path)
     assert main(["cache", "export", "-o", "export.jsonl"]) == 0
     scanned = 0
@@ -75,7 +90,11 @@ def test_credentials_in_arguments_and_base_urls_are_never_written(
         """
     )
     pytester.runpytest("--llm-model=gpt-4o", "--snapshot-update").assert_outcomes(passed=1)
-    result = pytester.runpytest("--llm-model=gpt-4o", "--llm-cache=replay", "-k", "nothing")
+    result = pytester.runpytest(
+        "--llm-model=gpt-4o", "--llm-cache=replay", "--llm-report=r.json", "--llm-html=r.html"
+    )
+    assert (pytester.path / "r.json").exists()
+    assert (pytester.path / "r.html").exists()
     monkeypatch.chdir(pytester.path)
     assert main(["cache", "export", "-o", "export.jsonl"]) == 0
     leaked = ["SECRET4242", password, "k-SECRET-1"]
