@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmdrift.errors import LLMDriftError
-from pytest_llmdrift.report.document import NO_CATEGORY, group_metrics, model_key, verdict
+from pytest_llmdrift.report.document import NO_CATEGORY, group_metrics, model_key
+from pytest_llmdrift.report.record import verdict
 from pytest_llmdrift.report.statistics import SIGNIFICANCE, mcnemar_exact
 
 SCHEMA = "llmdrift-compare/1"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmdrift.errors import LLMDriftError
-from pytest_llmdrift.report.record import sensitivity, served_identity
+from pytest_llmdrift.report.record import sensitivity, served_identity, verdict
 from pytest_llmdrift.stats import RunStats
 
 SCHEMA = "llmdrift-report/1"
@@ -161,23 +161,6 @@ def scored_comparisons(items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
         for c in item.get("comparisons") or []
         if c.get("score") is not None and not c.get("updated")
     ]
-
-
-def verdict(item: Mapping[str, Any]) -> bool | None:
-    """The test's verdict on the model: True (passed), False (failed), or None.
-
-    An expected failure (xfail) that ran and failed is still the model failing the
-    check, and an xpass a pass; a skip, or an xfail that never asked the model
-    (``run=False``, or ``pytest.xfail()`` before any call), has no verdict.
-    """
-    outcome = item.get("outcome")
-    if outcome in ("passed", "xpassed"):
-        return True
-    if outcome in ("failed", "error"):
-        return False
-    if outcome == "xfailed" and item.get("replies"):
-        return False
-    return None
 
 
 def group_metrics(items: Sequence[Mapping[str, Any]]) -> JSON:

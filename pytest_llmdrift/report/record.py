@@ -57,6 +57,23 @@ class ItemRecord:
         }
 
 
+def verdict(item: Mapping[str, Any]) -> bool | None:
+    """The test's verdict on the model: True (passed), False (failed), or None.
+
+    An expected failure (xfail) that ran and failed is still the model failing the
+    check, and an xpass a pass; a skip, or an xfail that never asked the model
+    (``run=False``, or ``pytest.xfail()`` before any call), has no verdict.
+    """
+    outcome = item.get("outcome")
+    if outcome in ("passed", "xpassed"):
+        return True
+    if outcome in ("failed", "error"):
+        return False
+    if outcome == "xfailed" and item.get("replies"):
+        return False
+    return None
+
+
 def served_identity(comparison: Mapping[str, Any], which: str) -> str:
     """``model (served NAME), FINGERPRINT`` of a comparison's baseline or current side."""
     model = comparison.get(f"{which}_model") or "?"
@@ -161,12 +178,11 @@ def sensitivity(items: Iterable[Mapping[str, Any]]) -> list[GroupSensitivity]:
     runs: dict[tuple[str, str, str | None], dict[int, list[bool]]] = {}
     for item in items:
         info = item.get("paraphrase")
-        if not info or item.get("outcome") == "skipped" or info.get("variant") is None:
+        passed = verdict(item)
+        if not info or passed is None or info.get("variant") is None:
             continue
         key = (str(info.get("test")), str(info.get("group")), item.get("model"))
-        runs.setdefault(key, {}).setdefault(int(info["variant"]), []).append(
-            item.get("outcome") in ("passed", "xpassed")
-        )
+        runs.setdefault(key, {}).setdefault(int(info["variant"]), []).append(passed)
     return [
         GroupSensitivity(
             test=test,
