@@ -8,6 +8,7 @@ the plugin turns it into an error of that one test.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -62,7 +63,11 @@ def llm_metadata(args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, An
         meta["category"] = category
     difficulty = kwargs.get("difficulty")
     if difficulty is not None:
-        if isinstance(difficulty, bool) or not isinstance(difficulty, str | int | float):
+        if (
+            isinstance(difficulty, bool)
+            or not isinstance(difficulty, str | int | float)
+            or (isinstance(difficulty, float) and not math.isfinite(difficulty))
+        ):
             raise ValueError(
                 "@pytest.mark.llm(difficulty=...) must be a string or a number "
                 f"(e.g. 'easy' or 3), got {difficulty!r}"
@@ -200,13 +205,15 @@ def run_repeated(
     body: Callable[[int], None],
     spec: RepeatSpec,
     *,
-    failure_types: tuple[type[BaseException], ...] = (AssertionError,),
+    failure_types: tuple[type[BaseException], ...] = (Exception,),
+    passthrough: tuple[type[BaseException], ...] = (),
 ) -> tuple[RepeatResult, BaseException | None]:
     """Run ``body(sample)`` for samples 0, 1, ... until the verdict is decided.
 
-    An exception of ``failure_types`` fails that sample; any other exception
-    (a provider error, a replay miss, a skip) propagates: it is not a verdict on the
-    model. Returns the result and the first failing sample's exception.
+    An exception of ``failure_types`` fails that sample (an assertion, or a reply
+    the test could not parse); one of ``passthrough`` (a provider error, a replay
+    miss, a skip or xfail) and anything else propagate: they are not a verdict on
+    the model. Returns the result and the first failing sample's exception.
     """
     passes = 0
     failures: list[tuple[int, str]] = []
@@ -217,6 +224,8 @@ def run_repeated(
         runs += 1
         try:
             body(sample)
+        except passthrough:
+            raise
         except failure_types as exc:
             failures.append((sample, _one_line(exc)))
             first = first or exc

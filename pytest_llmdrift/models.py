@@ -126,7 +126,9 @@ def unpinned_nodeid(item: Any) -> str:
     ``t.py::test_p[7]``. How reports pair one test's runs on different models."""
     nodeid: str = item.nodeid
     ids = baseline_name(item)
-    head, sep, name = nodeid.rpartition("::")
-    if ids is None or "[" not in name:
+    name: str = getattr(item, "name", "")
+    if ids is None or not name or not nodeid.endswith(name) or "[" not in name:
         return nodeid
-    return head + sep + name[: name.index("[")] + (f"[{ids}]" if ids else "")
+    # The item's own name ends the node id; cut there (a parameter id may hold "::").
+    stem = nodeid[: len(nodeid) - len(name)] + name[: name.index("[")]
+    return stem + (f"[{ids}]" if ids else "")

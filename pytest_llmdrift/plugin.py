@@ -13,6 +13,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,7 @@ from pytest_llmdrift.config import (
     describe_models,
     resolve_settings,
 )
+from pytest_llmdrift.errors import BudgetExceeded, ProviderError, ReplayMiss
 from pytest_llmdrift.markers import MARKERS, RepeatSpec, llm_metadata, run_repeated
 from pytest_llmdrift.models import (
     BUILTIN_PROVIDERS,
@@ -324,6 +326,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     settings = engine.settings
     if settings.report_path is None and settings.html_path is None:
         return
+    if session.config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return  # nothing ran: keep the last real report (IDEs collect all the time)
     errors = _write_reports(engine, session.config.stash[RECORD_KEY], int(exitstatus))
     session.config.stash[REPORT_ERRORS_KEY] = errors
     if errors and exitstatus == pytest.ExitCode.OK:
@@ -354,8 +358,9 @@ def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[
     if settings.report_path is not None:
         try:
             write_report(settings.report_path, doc)
-        except OSError as exc:
-            errors.append(f"--llm-report={settings.report_path}: {exc.strerror or exc}")
+        except (OSError, ValueError, TypeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            errors.append(f"--llm-report={settings.report_path}: {reason}")
     if settings.html_path is not None:
         from pytest_llmdrift.cache import atomic_write_text
         from pytest_llmdrift.report.html import render_run
@@ -363,8 +368,9 @@ def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[
         try:
             settings.html_path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(settings.html_path, render_run(doc))
-        except OSError as exc:
-            errors.append(f"--llm-html={settings.html_path}: {exc.strerror or exc}")
+        except (OSError, ValueError, TypeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            errors.append(f"--llm-html={settings.html_path}: {reason}")
     return errors
 
 
@@ -565,10 +571,26 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         client = pyfuncitem.stash.get(LLM_KEY, None)
         if client is not None:
             client.repetition = sample
+        before = len(pyfuncitem.stash.get(REPLIES_KEY, []))
         function(**arguments)
+        if len(pyfuncitem.stash.get(REPLIES_KEY, [])) == before:
+            raise RepeatMisuse(
+                f"@pytest.mark.llm_repeat: sample {sample} made no llm() call in the test "
+                "body, so the samples would all judge the same reply. Calls made in a "
+                "fixture are shared by every sample: call llm() in the test itself."
+            )
 
     result, first_failure = run_repeated(
-        body, spec, failure_types=(AssertionError, pytest.fail.Exception)
+        body,
+        spec,
+        failure_types=(Exception, pytest.fail.Exception),
+        passthrough=(
+            *_NOT_A_VERDICT,
+            RepeatMisuse,
+            pytest.skip.Exception,
+            pytest.xfail.Exception,
+            pytest.exit.Exception,
+        ),
     )
     pyfuncitem.stash[REPEAT_KEY] = result.to_json()
     if not result.passed:
@@ -578,6 +600,10 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 class RepeatFailed(AssertionError):
     """An ``llm_repeat`` test whose pass rate did not clear its bar."""
+
+
+class RepeatMisuse(Exception):
+    """An ``llm_repeat`` test whose samples cannot differ."""
 
 
 # -- the run record ------------------------------------------------------------------------
@@ -621,6 +647,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         data["meta"] = _metadata(item)
     if report.failed:
         data["message"] = _failure_message(report)
+        if call.excinfo is not None and isinstance(call.excinfo.value, _NOT_A_VERDICT):
+            data["no_verdict"] = type(call.excinfo.value).__name__
     marker = item.get_closest_marker("llm_paraphrase")
     if marker is not None:
         data["paraphrase"] = {
@@ -637,11 +665,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
+
+
 def _failure_message(report: pytest.TestReport) -> str:
-    """The failure's one-paragraph message (pytest's "crash" line), for the report."""
+    """The failure's one-paragraph message (pytest's "crash" line), for the report,
+    with any ``user:password@`` in a URL taken out (a second guard: provider errors
+    already scrub their URLs)."""
     crash = getattr(report.longrepr, "reprcrash", None)
     message = getattr(crash, "message", None)
-    return str(message if message else report.longreprtext)[:MESSAGE_LIMIT]
+    text = str(message if message else report.longreprtext)[:MESSAGE_LIMIT]
+    return _USERINFO.sub(r"\1", text)
+
+
+# Failures of the plumbing, not verdicts on the model: the model was never asked, or
+# did not answer. The report marks them so pass rates and compare leave them out.
+_NOT_A_VERDICT = (ProviderError, ReplayMiss, BudgetExceeded)
 
 
 class RecordCollector:
@@ -689,10 +728,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     engine = config.stash.get(ENGINE_KEY, None)
     record = config.stash.get(RECORD_KEY, RunRecord())
-    if engine is None or not (engine.stats.used or record.items):
+    if engine is None:
+        return
+    report_errors = config.stash.get(REPORT_ERRORS_KEY, None)
+    if not (engine.stats.used or record.items or report_errors is not None):
         return
     lines = summary_lines(engine.settings, engine.stats, record)
-    report_errors = config.stash.get(REPORT_ERRORS_KEY, None)
     for line, markup in [*lines, *_report_lines(engine.settings, report_errors)]:
         if line is None:
             terminalreporter.write_sep("=", "llmdrift", **markup)

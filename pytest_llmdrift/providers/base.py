@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from pytest_llmdrift.errors import MissingCredentials
 from pytest_llmdrift.providers import ProviderError, ProviderOptions, redact, status_error
+from pytest_llmdrift.reply import scrub_url
 
 ClientT = TypeVar("ClientT")
 ResponseT = TypeVar("ResponseT")
@@ -42,7 +43,8 @@ class SDKProvider(Generic[ClientT]):
         if not key:
             raise MissingCredentials(
                 f"${self.key_var} is not set, so the {self.name} provider cannot call "
-                f"{self._base_url}. Export {self.key_var}=..., set ${self.base_url_var} to "
+                f"{scrub_url(self._base_url)}. Export {self.key_var}=..., set "
+                f"${self.base_url_var} to "
                 "another server, or run from a recorded cache with --llm-cache=replay.",
                 provider=self.name,
                 model="",

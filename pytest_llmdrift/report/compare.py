@@ -124,7 +124,16 @@ def mismatches(base: Side, current: Side) -> list[JSON]:
         if scorers_b and scorers_c:
             checks.append(("scorer", scorers_b, scorers_c))
         repeat_b, repeat_c = b.get("repeat"), c.get("repeat")
-        if repeat_b and repeat_c:
+        if _replies(b) and _replies(c) and bool(repeat_b) != bool(repeat_c):
+            # sampled n times on one side, once on the other
+            checks.append(
+                (
+                    "llm_repeat settings",
+                    repeat_b and [repeat_b.get("n"), repeat_b.get("min_pass_rate")],
+                    repeat_c and [repeat_c.get("n"), repeat_c.get("min_pass_rate")],
+                )
+            )
+        elif repeat_b and repeat_c:
             checks.append(
                 (
                     "llm_repeat settings",

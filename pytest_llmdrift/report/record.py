@@ -33,6 +33,7 @@ class ItemRecord:
     paraphrase: dict[str, Any] | None = None
     repeat: dict[str, Any] | None = None
     message: str | None = None
+    no_verdict: str | None = None  # the error that kept the model from answering
 
     def to_json(self) -> dict[str, Any]:
         last = self.replies[-1] if self.replies else None
@@ -54,6 +55,7 @@ class ItemRecord:
             "paraphrase": self.paraphrase,
             "repeat": self.repeat,
             "message": self.message,
+            "no_verdict": self.no_verdict,
         }
 
 
@@ -65,6 +67,8 @@ def verdict(item: Mapping[str, Any]) -> bool | None:
     (``run=False``, or ``pytest.xfail()`` before any call), has no verdict.
     """
     outcome = item.get("outcome")
+    if item.get("no_verdict"):
+        return None  # a provider error, replay miss or spent budget: the model never answered
     if outcome in ("passed", "xpassed"):
         return True
     if outcome in ("failed", "error"):
@@ -147,6 +151,7 @@ class RunRecord:
             item.repeat = data.get("repeat", item.repeat)
             item.replies.extend(data.get("replies", []))
             item.comparisons.extend(data.get("comparisons", []))
+            item.no_verdict = data.get("no_verdict", item.no_verdict)
             if data.get("message") and item.message is None:
                 item.message = str(data["message"])[:MESSAGE_LIMIT]
         item.duration += duration

@@ -153,9 +153,16 @@ def render_text(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str:
     return "\n".join(out) + "\n"
 
 
+# Markdown that would act in a pull-request comment: mentions (@user), links and
+# images ([x](url), ![](url)), code spans, emphasis and headings.
+_MARKDOWN_ACTIVE = str.maketrans({c: f"&#{ord(c)};" for c in "@[]!`*_#~"})
+
+
 def _md_cell(text: Any) -> str:
-    # Replies are untrusted: GitHub renders HTML in comments, so escape it.
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+    # Replies are untrusted: GitHub renders HTML and Markdown in comments, so both
+    # are neutralised (shown as text, never acted on).
+    escaped = html.escape(str(text), quote=False).translate(_MARKDOWN_ACTIVE)
+    return escaped.replace("|", "\\|").replace("\n", " ")
 
 
 def render_markdown(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str:

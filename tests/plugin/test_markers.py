@@ -215,3 +215,56 @@ def test_marker_metadata_and_date_objects_reach_the_report(
     # markers combine: the module's category, the function's difficulty and date
     assert (x["category"], x["difficulty"], x["created"]) == ("geo", 3, "2024-02-29")
     assert (y["category"], y["difficulty"], y["created"]) == ("geo", None, None)
+
+
+def test_llm_repeat_sample_outcomes(pytester: pytest.Pytester, server: ModelServer) -> None:
+    server.set_reply("not json")
+    pytester.makepyfile(
+        """
+        import json
+        import pytest
+
+        @pytest.mark.llm_repeat(3, min_pass_rate=0.5)
+        def test_unparseable(llm):
+            json.loads(llm("give me JSON", temperature=1).text)  # fails every sample
+
+        @pytest.mark.llm_repeat(3)
+        def test_known_bad(llm):
+            llm("hi", temperature=1)
+            pytest.xfail("known bad")
+
+        @pytest.fixture
+        def reply(llm):
+            return llm("once", temperature=1)
+
+        @pytest.mark.llm_repeat(3)
+        def test_in_a_fixture(reply):
+            assert reply.text
+        """
+    )
+    result = pytester.runpytest("--llm-model=openai:gpt-4o", "--llm-report=r.json")
+    result.assert_outcomes(failed=2, xfailed=1)
+    result.stdout.fnmatch_lines(["*RepeatFailed: llm_repeat: 0 of 2 samples passed*"])
+    result.stdout.fnmatch_lines(["*RepeatMisuse: *sample 0 made no llm() call in the test body*"])
+    items = {
+        i["test"].split("::")[1]: i
+        for i in json.loads((pytester.path / "r.json").read_text())["items"]
+    }
+    assert items["test_unparseable"]["repeat"]["failures"][0]["message"].startswith(
+        "JSONDecodeError"
+    )
+
+
+def test_a_non_finite_difficulty_is_refused(pytester: pytest.Pytester, server: ModelServer) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.llm(difficulty=float("nan"))
+        def test_x(llm):
+            llm("hi")
+        """
+    )
+    result = pytester.runpytest("--llm-model=openai:gpt-4o", "--llm-report=r.json")
+    result.assert_outcomes(errors=1)
+    assert (pytester.path / "r.json").exists()

@@ -421,3 +421,26 @@ def test_xfail_outcomes_are_kept(pytester: pytest.Pytester, server: ModelServer)
     }
     # the unrun one asked nothing: no verdict; the others: 1 fail, 2 passes
     assert report["metrics"]["overall"]["pass_rate"] == pytest.approx(2 / 3)
+
+
+def test_provider_failures_are_not_verdicts_on_the_model(
+    suite: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(suite, "model-a", "a.json", "-k", "math")
+    # A fresh cache and a budget of 3 calls: 7 math tests error without an answer.
+    run(suite, "model-a", "b.json", "-k", "math", "--llm-cache-dir=other", "--llm-max-calls=3")
+    report = load(suite.path / "b.json")
+    refused = [i for i in report["items"] if i["no_verdict"]]
+    assert len(refused) == 7
+    assert {i["no_verdict"] for i in refused} == {"BudgetExceeded"}
+    assert report["metrics"]["overall"]["pass_rate"] == 1.0  # 3 of 3 decided
+    capsys.readouterr()
+    assert llmdrift(["compare", str(suite.path / "a.json"), str(suite.path / "b.json")]) == 0
+    assert "0 regression(s)" in capsys.readouterr().out
+
+
+def test_collect_only_keeps_the_last_report(suite: pytest.Pytester) -> None:
+    run(suite, "model-a", "r.json")
+    before = (suite.path / "r.json").read_text()
+    run(suite, "model-a", "r.json", "--collect-only")
+    assert (suite.path / "r.json").read_text() == before

@@ -106,3 +106,20 @@ def test_credentials_in_arguments_and_base_urls_are_never_written(
             assert text.encode() not in data, f"{text} written to {path}"
     assert "sha256:" in (pytester.path / "export.jsonl").read_text()
     assert not any(text in "\n".join(result.outlines) for text in leaked)
+
+
+def test_a_missing_key_error_does_not_write_the_base_urls_credentials(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "PWSECRET7777"
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"https://bob:{password}@llm.internal.example")
+    pytester.makepyfile("def test_ask(llm):\n    llm('hi')\n")
+    result = pytester.runpytest(
+        "--llm-model=claude-3-opus", "--llm-report=r.json", "--llm-html=r.html", "-rA"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ANTHROPIC_API_KEY is not set*https://llm.internal.example*"])
+    assert password not in "\n".join(result.outlines + result.errlines)
+    for path in files_under(pytester.path):
+        if path.suffix != ".py":
+            assert password.encode() not in path.read_bytes(), f"written to {path}"

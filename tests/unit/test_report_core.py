@@ -137,12 +137,14 @@ def test_run_repeated_stops_when_decided_and_reports_the_first_failure() -> None
     )
 
 
-def test_run_repeated_lets_other_errors_through() -> None:
+def test_run_repeated_counts_errors_as_failed_samples_but_lets_passthrough_through() -> None:
     def body(sample: int) -> None:
         raise RuntimeError("provider down")
 
+    result, first = run_repeated(body, RepeatSpec(3))
+    assert (result.runs, result.passed, type(first)) == (1, False, RuntimeError)
     with pytest.raises(RuntimeError, match="provider down"):
-        run_repeated(body, RepeatSpec(3))
+        run_repeated(body, RepeatSpec(3), passthrough=(RuntimeError,))
 
 
 # -- metrics ---------------------------------------------------------------------------
@@ -369,3 +371,38 @@ def test_a_run_that_stopped_early_asked_the_same_things() -> None:
         compare(base, current)
     [mismatch] = info.value.mismatches
     assert (mismatch["base"], mismatch["current"]) == (["q", "q2"], ["q", "q3"])
+
+
+def test_unpinned_nodeid_cuts_at_the_items_own_name() -> None:
+    from types import SimpleNamespace
+
+    from pytest_llmdrift.models import ModelSpec, unpinned_nodeid
+
+    spec = ModelSpec(provider="demo", name="demo-2023-03", text="demo-2023-03")
+    callspec = SimpleNamespace(
+        params={"llm": spec}, id="a::b-demo-2023-03", _idlist=["a::b", "demo-2023-03"]
+    )
+    item = SimpleNamespace(
+        nodeid="t.py::test_p[a::b-demo-2023-03]",
+        name="test_p[a::b-demo-2023-03]",
+        callspec=callspec,
+    )
+    assert unpinned_nodeid(item) == "t.py::test_p[a::b]"
+
+
+def test_repeated_on_one_side_only_is_a_mismatch() -> None:
+    base, current = doc([item("a")]), doc([item("a")])
+    base["items"][0]["repeat"] = {"n": 5, "min_pass_rate": 0.8}
+    with pytest.raises(CompareError) as info:
+        compare(base, current)
+    assert info.value.mismatches[0]["what"] == "llm_repeat settings"
+
+
+def test_markdown_neutralises_mentions_links_and_code() -> None:
+    result = compare(
+        doc([item("a")]), doc([item("a", "failed", text="@octocat ![x](http://e/x.png) `rm`")])
+    )
+    markdown = render_markdown(result)
+    assert "@octocat" not in markdown
+    assert "](http" not in markdown
+    assert "`rm`" not in markdown
