@@ -121,10 +121,6 @@ def _write(path: Path, text: str) -> None:
         return
     from pytest_llmdrift.cache import atomic_write_text
 
-    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        raise NotADirectoryError(f"{blocker} is a file, not a directory")
-    path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
 
 

@@ -7,9 +7,7 @@ imported here: they load when a test first needs them.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
-import hashlib
 import inspect
 import json
 import os
@@ -17,6 +15,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -66,7 +65,9 @@ RECORD_KEY = pytest.StashKey[RunRecord]()
 REPLIES_KEY = pytest.StashKey[list[Reply]]()
 LLM_KEY = pytest.StashKey[LLM]()
 REPEAT_KEY = pytest.StashKey[dict[str, Any]]()
-REPORT_ERRORS_KEY = pytest.StashKey[list[str]]()
+REPEAT_SPEC_KEY = pytest.StashKey[RepeatSpec]()
+META_KEY = pytest.StashKey[dict[str, Any]]()
+REPORTS_KEY = pytest.StashKey[list["ReportWrite"]]()
 COMPARISONS_KEY = pytest.StashKey[list["Comparison"]]()
 DEFAULT_SCORER_KEY = pytest.StashKey["Scorer"]()
 ENGINE_TOKEN_KEY = pytest.StashKey[contextvars.Token["Engine | None"]]()
@@ -328,17 +329,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if session.config.option.collectonly or exitstatus == pytest.ExitCode.USAGE_ERROR:
         return  # nothing ran: keep the last real report (IDEs collect all the time)
-    errors = _write_reports(engine, session.config.stash[RECORD_KEY], int(exitstatus))
-    session.config.stash[REPORT_ERRORS_KEY] = errors
-    if errors and exitstatus == pytest.ExitCode.OK:
+    written = _write_reports(engine, session.config.stash[RECORD_KEY], int(exitstatus))
+    session.config.stash[REPORTS_KEY] = written
+    if any(w.error for w in written) and exitstatus == pytest.ExitCode.OK:
         # A CI job must not pass without the report it asked for.
         session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
-def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[str]:
-    """Write --llm-report and --llm-html; return what could not be written."""
+def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[ReportWrite]:
+    """Write --llm-report and --llm-html, each whole or not at all."""
     from pytest_llmdrift import __version__
-    from pytest_llmdrift.report.document import build_report, write_report
+    from pytest_llmdrift.cache import atomic_write_text
+    from pytest_llmdrift.report.document import build_report, dumps
 
     settings = engine.settings
     doc = build_report(
@@ -354,24 +356,35 @@ def _write_reports(engine: Engine, record: RunRecord, exit_status: int) -> list[
         exit_status=exit_status,
         plugin_version=__version__,
     )
-    errors = []
-    if settings.report_path is not None:
+    outputs: list[tuple[str, Path | None, Callable[[], str]]] = [
+        ("--llm-report", settings.report_path, lambda: dumps(doc)),
+        ("--llm-html", settings.html_path, lambda: _html(doc)),
+    ]
+    written = []
+    for flag, path, render in outputs:
+        if path is None:
+            continue
+        error = None
         try:
-            write_report(settings.report_path, doc)
+            atomic_write_text(path, render())
         except (OSError, ValueError, TypeError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            errors.append(f"--llm-report={settings.report_path}: {reason}")
-    if settings.html_path is not None:
-        from pytest_llmdrift.cache import atomic_write_text
-        from pytest_llmdrift.report.html import render_run
+            error = f"{flag}={path}: {getattr(exc, 'strerror', None) or exc}"
+        written.append(ReportWrite(path, error))
+    return written
 
-        try:
-            settings.html_path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(settings.html_path, render_run(doc))
-        except (OSError, ValueError, TypeError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            errors.append(f"--llm-html={settings.html_path}: {reason}")
-    return errors
+
+def _html(doc: dict[str, Any]) -> str:
+    from pytest_llmdrift.report.html import render_run  # jinja2: only when asked for
+
+    return render_run(doc)
+
+
+@dataclass(frozen=True)
+class ReportWrite:
+    """One report the run was asked to write, and why it was not, if it was not."""
+
+    path: Path
+    error: str | None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -511,13 +524,15 @@ def llm_snapshot(snapshot: Any, request: pytest.FixtureRequest) -> LLMSnapshot:
 
 
 # -- markers: llm metadata and llm_repeat ------------------------------------------------
-def _marker_error(item: pytest.Item) -> str | None:
-    """What is wrong with the item's llm / llm_repeat markers, or None."""
+def _read_markers(item: pytest.Item) -> str | None:
+    """Check the item's llm / llm_repeat markers once, at setup, and keep what they
+    say in its stash (the report and the repeat runner read it there). Returns what
+    is wrong with them, or None."""
     try:
-        _metadata(item)
+        item.stash[META_KEY] = _metadata(item)
         repeat = item.get_closest_marker("llm_repeat")
         if repeat is not None:
-            RepeatSpec.from_marker(repeat.args, repeat.kwargs)
+            item.stash[REPEAT_SPEC_KEY] = RepeatSpec.from_marker(repeat.args, repeat.kwargs)
             if "llm_snapshot" in getattr(item, "fixturenames", ()):
                 return (
                     "@pytest.mark.llm_repeat runs the body on n samples, but llm_snapshot "
@@ -549,7 +564,7 @@ def _metadata(item: pytest.Item) -> dict[str, Any]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    error = _marker_error(item)
+    error = _read_markers(item)
     if error is not None:
         pytest.fail(f"{item.nodeid}: {error}", pytrace=False)
 
@@ -558,11 +573,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """``@pytest.mark.llm_repeat``: the body runs on samples 0, 1, ... with the same
     fixtures; each sample's llm calls ask for (and cache) their own sample index."""
-    marker = pyfuncitem.get_closest_marker("llm_repeat")
-    if marker is None:
+    spec = pyfuncitem.stash.get(REPEAT_SPEC_KEY, None)  # read at setup
+    if spec is None:
         return None
     __tracebackhide__ = True
-    spec = RepeatSpec.from_marker(marker.args, marker.kwargs)  # checked at setup
     function = pyfuncitem.obj  # not async: refused at setup
     names = inspect.signature(function).parameters
     arguments = {name: pyfuncitem.funcargs[name] for name in names if name in pyfuncitem.funcargs}
@@ -611,18 +625,10 @@ def _reply_json(reply: Reply) -> dict[str, Any]:
     data = reply.to_json()
     data["served_model"] = data.pop("model")
     if reply.request is not None:
-        request = reply.request.to_json()  # credentials in params are hashed
         data["prompt"] = reply.request.prompt
-        data["params"] = request["params"]
-        # One hash of the whole request but its sampling settings: two runs asked the
-        # same thing when these match (compare checks it).
-        data["request_hash"] = _hash({"messages": request["messages"], "system": request["system"]})
+        data["params"] = reply.request.to_json()["params"]  # credentials hashed
+        data["request_hash"] = reply.request.content_hash()  # compare checks it
     return data
-
-
-def _hash(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 @pytest.hookimpl(wrapper=True)
@@ -643,8 +649,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         "test": unpinned_nodeid(item),
         "uses_snapshot": uses_snapshot,
     }
-    with contextlib.suppress(ValueError):  # a bad marker already errored the test
-        data["meta"] = _metadata(item)
+    if META_KEY in item.stash:  # absent when a bad marker errored the test
+        data["meta"] = item.stash[META_KEY]
     if report.failed:
         data["message"] = _failure_message(report)
         if call.excinfo is not None and isinstance(call.excinfo.value, _NOT_A_VERDICT):
@@ -730,28 +736,23 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     record = config.stash.get(RECORD_KEY, RunRecord())
     if engine is None:
         return
-    report_errors = config.stash.get(REPORT_ERRORS_KEY, None)
-    if not (engine.stats.used or record.items or report_errors is not None):
+    reports = config.stash.get(REPORTS_KEY, [])
+    if not (engine.stats.used or record.items or reports):
         return
     lines = summary_lines(engine.settings, engine.stats, record)
-    for line, markup in [*lines, *_report_lines(engine.settings, report_errors)]:
+    for line, markup in [*lines, *_report_lines(reports)]:
         if line is None:
             terminalreporter.write_sep("=", "llmdrift", **markup)
         else:
             terminalreporter.write_line(line, **markup)
 
 
-def _report_lines(
-    settings: Settings, errors: list[str] | None
-) -> Iterator[tuple[str | None, dict[str, bool]]]:
-    if errors is None:  # not written (no report asked for, or the run was interrupted)
-        return
-    for error in errors:
-        yield f"report NOT written: {error}", {"red": True, "bold": True}
-    failed = " ".join(errors)
-    for flag, path in (("--llm-report", settings.report_path), ("--llm-html", settings.html_path)):
-        if path is not None and f"{flag}=" not in failed:
-            yield f"report: {path}", {}
+def _report_lines(reports: list[ReportWrite]) -> Iterator[tuple[str | None, dict[str, bool]]]:
+    for report in reports:
+        if report.error is None:
+            yield f"report: {report.path}", {}
+        else:
+            yield f"report NOT written: {report.error}", {"red": True, "bold": True}
 
 
 def summary_lines(

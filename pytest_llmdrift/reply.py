@@ -149,6 +149,11 @@ class ChatRequest:
                 return _content_text(message.get("content"))
         return _content_text(self.messages[-1].get("content"))
 
+    def content_hash(self) -> str:
+        """A short hash of what is asked (messages and system prompt), without the
+        sampling settings: two runs asked the same thing when these match."""
+        return _fingerprint({"messages": list(self.messages), "system": self.system})
+
     def to_json(self) -> JSONDict:
         """The request as written to the cache, snapshots and reports: credentials in
         parameters are replaced by hashes (see :func:`scrub`)."""

@@ -87,10 +87,6 @@ def select(doc: Mapping[str, Any], *, label: str, source: str, model: str | None
     return Side(label, source, doc, model, chosen)
 
 
-def _passed(item: Item) -> bool | None:
-    return verdict(item)
-
-
 def _replies(item: Item) -> list[Mapping[str, Any]]:
     return list(item.get("replies") or [])
 
@@ -206,7 +202,7 @@ def compare(
     decided: list[tuple[str, bool, bool]] = []
     for test in common:
         b, c = base.items[test], current.items[test]
-        before, now = _passed(b), _passed(c)
+        before, now = verdict(b), verdict(c)
         if before is None or now is None:
             skipped.append(test)
             continue
@@ -279,8 +275,8 @@ def _change(test: str, base: Item, current: Item) -> JSON:
         "current_outcome": current.get("outcome"),
         "base_text": _clip(base.get("text")),
         "current_text": _clip(current.get("text")),
-        "message": current.get("message") if _passed(current) is False else None,
-        "base_message": base.get("message") if _passed(base) is False else None,
+        "message": current.get("message") if verdict(current) is False else None,
+        "base_message": base.get("message") if verdict(base) is False else None,
     }
 
 

@@ -84,19 +84,15 @@ def _tokens(stats: RunStats) -> JSON:
     }
 
 
-def stats_of(doc: Mapping[str, Any]) -> RunStats:
-    """A report's call statistics, back as :class:`RunStats` (for merging)."""
-    stats = RunStats()
+def stats_payload(doc: Mapping[str, Any]) -> JSON:
+    """A report's call statistics in :meth:`RunStats.to_json` form (for merging)."""
     calls = doc.get("calls") or {}
-    stats.merge_json(
-        {
-            "models": calls.get("by_model") or {},
-            "changes": doc.get("served_changes") or [],
-            "notices": doc.get("notices") or [],
-            "budget_refusals": calls.get("budget_refusals", 0),
-        }
-    )
-    return stats
+    return {
+        "models": calls.get("by_model") or {},
+        "changes": doc.get("served_changes") or [],
+        "notices": doc.get("notices") or [],
+        "budget_refusals": calls.get("budget_refusals", 0),
+    }
 
 
 # -- metrics -------------------------------------------------------------------------
@@ -238,15 +234,6 @@ def dumps(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def write_report(path: Path, doc: Mapping[str, Any]) -> None:
-    """Write atomically: a reader never sees half a report, an old one stays whole
-    until the new one is complete."""
-    from pytest_llmdrift.cache import atomic_write_text
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, dumps(doc))
-
-
 def load_report(path: Path | str) -> JSON:
     """Read and check a report; :class:`ReportError` says what is wrong and how to
     get a good one."""
@@ -319,7 +306,7 @@ def merge_reports(
                 )
             seen[nodeid] = source
             items.append(item)
-        stats.merge_json(stats_of(doc).to_json())
+        stats.merge_json(stats_payload(doc))
     # The run failed if a shard did; a shard that selected no tests (5) is not a failure.
     statuses = [d.get("exit_status") for d in docs]
     failed = [s for s in statuses if isinstance(s, int) and s not in (0, 5)]

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmdrift.report.document import NO_CATEGORY, summarize
+from pytest_llmdrift.report.record import served_identity
+from pytest_llmdrift.report.render import p_value, signed_pts
 
 TEMPLATES = Path(__file__).with_name("templates")
 TEXT_LIMIT = 4000  # characters of one reply or message shown
@@ -64,14 +66,6 @@ def pct(value: float | None) -> str:
     elif text == "0.0" and value > 0:
         text = "0.1"
     return (text[:-2] if text.endswith(".0") else text) + "%"
-
-
-def signed_pts(value: float | None) -> str:
-    return "n/a" if value is None else f"{value * 100:+.1f} pts"
-
-
-def p_value(value: float) -> str:
-    return f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
 
 
 def _width(fraction: float) -> str:
@@ -653,14 +647,6 @@ def _bar_rows(by_model: JSON, tags: Mapping[str, Tag], several: bool) -> list[Ba
     return rows
 
 
-def _identity(comparison: JSON, which: str) -> str:
-    model = comparison.get(f"{which}_model") or "?"
-    served = comparison.get(f"{which}_served_model") or model
-    fingerprint = comparison.get(f"{which}_fingerprint")
-    text = str(model) if served == model else f"{model} (served as {served})"
-    return text + (f", {fingerprint}" if fingerprint else "")
-
-
 def _score(value: Any) -> str:
     return "n/a" if value is None else f"{float(value):.2f}"
 
@@ -681,8 +667,8 @@ def _drifted(items: Sequence[JSON]) -> list[Drifted]:
                     score=_score(c.get("score")),
                     threshold=_score(c.get("threshold")),
                     detail=str(c.get("detail") or ""),
-                    baseline=_identity(c, "baseline"),
-                    current=_identity(c, "current"),
+                    baseline=served_identity(c, "baseline", served="served as"),
+                    current=served_identity(c, "current", served="served as"),
                     served_changed=bool(c.get("served_changed")),
                     diff=diff(
                         c.get("baseline_text"),

@@ -78,12 +78,13 @@ def verdict(item: Mapping[str, Any]) -> bool | None:
     return None
 
 
-def served_identity(comparison: Mapping[str, Any], which: str) -> str:
-    """``model (served NAME), FINGERPRINT`` of a comparison's baseline or current side."""
+def served_identity(comparison: Mapping[str, Any], which: str, *, served: str = "served") -> str:
+    """``MODEL (served NAME), FINGERPRINT`` of a comparison's baseline or current side
+    (``served`` is the word before the served name)."""
     model = comparison.get(f"{which}_model") or "?"
-    served = comparison.get(f"{which}_served_model") or model
+    name = comparison.get(f"{which}_served_model") or model
     fingerprint = comparison.get(f"{which}_fingerprint")
-    text = model if served == model else f"{model} (served {served})"
+    text = str(model) if name == model else f"{model} ({served} {name})"
     return text + (f", {fingerprint}" if fingerprint else "")
 
 
@@ -169,9 +170,6 @@ class RunRecord:
 
     def drifted(self) -> list[tuple[ItemRecord, dict[str, Any]]]:
         return [(i, c) for i, c in self.comparisons() if c.get("drifted")]
-
-    def served_changes(self) -> list[tuple[ItemRecord, dict[str, Any]]]:
-        return [(i, c) for i, c in self.comparisons() if c.get("served_changed")]
 
     def sensitivity(self) -> list[GroupSensitivity]:
         """Prompt sensitivity per paraphrase group and model (skipped items left out)."""

@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from statistics import NormalDist
+
+# fractions and statistics load inside the functions: the plugin imports this
+# module (through markers) in every pytest run, and most runs never need them.
 
 DEFAULT_CONFIDENCE = 0.95
 SIGNIFICANCE = 0.05  # what "beyond noise" means in compare (per-category McNemar)
@@ -31,6 +32,8 @@ def wilson_interval(
         raise ValueError(f"confidence must be between 0 and 1, got {confidence}")
     if n == 0:
         return 0.0, 1.0
+    from statistics import NormalDist
+
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = passes / n
     denominator = 1 + z * z / n
@@ -55,6 +58,8 @@ def mcnemar_exact(regressions: int, improvements: int) -> float:
     n = regressions + improvements
     if n == 0:
         return 1.0
+    from fractions import Fraction
+
     k = min(regressions, improvements)
     tail = sum(math.comb(n, i) for i in range(k + 1))
     return float(min(Fraction(1), Fraction(2 * tail, 2**n)))
@@ -77,5 +82,7 @@ def repeat_verdict(passes: int, failures: int, n: int, min_pass_rate: float) -> 
 
 
 def required_passes(n: int, min_pass_rate: float) -> int:
+    from fractions import Fraction
+
     # Fraction avoids 0.7 * 10 = 7.000000000000001 -> 8.
     return math.ceil(Fraction(str(min_pass_rate)) * n)
