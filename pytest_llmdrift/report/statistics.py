@@ -61,7 +61,15 @@ def mcnemar_exact(regressions: int, improvements: int) -> float:
     from fractions import Fraction
 
     k = min(regressions, improvements)
-    tail = sum(math.comb(n, i) for i in range(k + 1))
+    if 2 * k >= n:  # b == c: the smaller tail holds at least half the mass
+        return 1.0
+    # The tail sum of C(n, i) for i <= k, each term from the last by the exact
+    # recurrence C(n, i + 1) = C(n, i) * (n - i) / (i + 1): linear in k, still exact
+    # integers (summing math.comb term by term is quadratic: 39 s at 10 000 + 10 000).
+    term = tail = 1
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        tail += term
     return float(min(Fraction(1), Fraction(2 * tail, 2**n)))
 
 
