@@ -1,16 +1,20 @@
 """The ``llmdrift`` command.
 
-    llmdrift compare BASE.json CURRENT.json [--json F] [--html F] [--markdown F] [--force]
+    llmdrift compare BASE.json CURRENT.json [--json F] [--html F] [--markdown F]
+                     [--force | --strict]
     llmdrift merge A.json B.json ... -o ALL.json [--html ALL.html]
     llmdrift cache stats   [--cache-dir DIR]
     llmdrift cache clear   [--cache-dir DIR]
-    llmdrift cache export  [--cache-dir DIR] -o FILE
+    llmdrift cache export  [--cache-dir DIR] -o FILE [--model MODEL] [--used-since DATE]
     llmdrift cache import  [--cache-dir DIR] FILE
+    llmdrift cache prune   [--cache-dir DIR] [--unused] [--before DATE] [--model MODEL]
+                           [--damaged] [--dry-run]
 
 Exit status: ``compare`` exits 0 when no test regressed, 1 when some did, 2 when
 the runs cannot be compared (or on a usage error). The other commands exit 0 on
 success, 1 when they could not do their work (the message says why), 2 on a
-usage error.
+usage error. Any command whose output pipe closes early (``| head``) exits 141,
+quietly.
 """
 
 from __future__ import annotations
@@ -39,7 +43,11 @@ def _cache_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         )
         return parser
 
-    add("stats", "count the cached replies per model and the space they use")
+    add(
+        "stats",
+        "count the cached replies per model and the space they use (read-only: a damaged "
+        "cache is reported, exit 1, and left as it is)",
+    )
     add("clear", "delete every cached reply")
     export = add(
         "export",
@@ -47,6 +55,37 @@ def _cache_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "be committed or handed to CI for --llm-cache=replay",
     )
     export.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    export.add_argument(
+        "--model", metavar="MODEL", help="only the replies of MODEL ([provider:]name)"
+    )
+    export.add_argument(
+        "--used-since",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="only the replies a pytest run used on or after this day (local time)",
+    )
+    prune = add(
+        "prune",
+        "remove the cached replies that match every filter given (at least one filter)",
+    )
+    prune.add_argument(
+        "--unused", action="store_true", help="replies the last pytest run did not use"
+    )
+    prune.add_argument(
+        "--before",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="replies stored before this day (local time)",
+    )
+    prune.add_argument("--model", metavar="MODEL", help="replies of MODEL ([provider:]name)")
+    prune.add_argument(
+        "--damaged",
+        action="store_true",
+        help="rows that cannot be read (tampered or damaged); alone, not with other filters",
+    )
+    prune.add_argument(
+        "--dry-run", action="store_true", help="say what would be removed, remove nothing"
+    )
     load = add("import", "load a file written by `llmdrift cache export` into the cache")
     load.add_argument("file", type=Path, metavar="FILE")
 
@@ -72,10 +111,17 @@ def _compare_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="MODEL",
         help="the model to take from CURRENT when it has several",
     )
-    compare.add_argument(
+    asked = compare.add_mutually_exclusive_group()
+    asked.add_argument(
         "--force",
         action="store_true",
-        help="compare even when tests asked differently (prompt, scorer, sampling settings)",
+        help="compare even the tests that asked differently (prompt, scorer, sampling "
+        "settings); by default they are listed apart and left out",
+    )
+    asked.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to compare (exit 2) when any test asked differently",
     )
     compare.add_argument(
         "--json", type=Path, metavar="FILE", help="write the comparison as JSON ('-': stdout)"
@@ -148,6 +194,7 @@ def _run_compare(args: argparse.Namespace) -> int:
             base_model=args.base_model,
             current_model=args.current_model,
             force=args.force,
+            strict=args.strict,
         )
     except (ReportError, CompareError) as exc:
         mismatches = getattr(exc, "mismatches", [])
@@ -216,6 +263,17 @@ def find_cache_dir(start: Path) -> Path:
     return start / DEFAULT_CACHE_DIR
 
 
+def _date(text: str) -> float:
+    """A ``YYYY-MM-DD`` option value as the timestamp of that day's local midnight."""
+    import datetime
+
+    try:
+        day = datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-03-01") from None
+    return datetime.datetime.combine(day, datetime.time()).timestamp()
+
+
 def _run_cache(args: argparse.Namespace) -> int:
     directory: Path = args.cache_dir or find_cache_dir(Path.cwd())
     if args.action != "import" and not directory.is_dir():
@@ -225,23 +283,36 @@ def _run_cache(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1 if args.action == "export" else 0
-    cache = ResponseCache(directory)
+    # The commands run by hand are not a test run: they mark no reply as used.
+    cache = ResponseCache(directory, track_use=False)
+    status = 0
     try:
         if args.action == "stats":
-            stats = cache.stats()
+            stats = cache.stats()  # read-only
             print(f"cache: {directory}")
             print(f"replies: {stats.entries}")
             print(f"size: {stats.size_bytes} bytes")
             for model, count in sorted(stats.models.items()):
                 print(f"  {model}: {count}")
+            if stats.damaged:
+                print(
+                    f"llmdrift: {len(stats.damaged)} damaged entries (nothing was changed; "
+                    "`llmdrift cache prune --damaged` removes them):",
+                    file=sys.stderr,
+                )
+                for line in stats.damaged:
+                    print(f"  {line}", file=sys.stderr)
+                status = 1
         elif args.action == "clear":
             print(f"removed {cache.clear()} entries from {directory}")
         elif args.action == "export":
-            count = cache.export(args.output)
+            count = cache.export(args.output, model=args.model, used_since=args.used_since)
             print(f"wrote {count} replies to {args.output}")
         elif args.action == "import":
             count = cache.import_file(args.file)
             print(f"imported {count} replies into {directory}")
+        elif args.action == "prune":
+            status = _prune(cache, args)
         for notice in cache.notices:
             print(f"llmdrift: {notice}", file=sys.stderr)
     except CacheError as exc:
@@ -249,10 +320,50 @@ def _run_cache(args: argparse.Namespace) -> int:
         return 1
     finally:
         cache.close()
+    return status
+
+
+def _prune(cache: ResponseCache, args: argparse.Namespace) -> int:
+    verb = "would remove" if args.dry_run else "removed"
+    if args.damaged:
+        if args.unused or args.before is not None or args.model:
+            print(
+                "llmdrift cache prune: --damaged goes alone; prune replies in a second run",
+                file=sys.stderr,
+            )
+            return 2
+        count = cache.prune_damaged(dry_run=args.dry_run)
+        print(f"{verb} {count} damaged entries from {cache.directory}")
+        return 0
+    removed = cache.prune(
+        unused=args.unused, before=args.before, model=args.model, dry_run=args.dry_run
+    )
+    print(f"{verb} {sum(removed.values())} replies from {cache.directory}")
+    for model, count in sorted(removed.items()):
+        print(f"  {model}: {count}")
     return 0
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a killed writer
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        # The reader (`| head`) is gone: stop quietly. Point stdout at devnull so
+        # that the interpreter's final flush does not fail again.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "compare":
         return _run_compare(args)

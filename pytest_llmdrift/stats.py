@@ -55,7 +55,11 @@ class RunStats:
     models: dict[str, ModelStats] = field(default_factory=dict)
     # Served-identity changes seen against the cache's record of earlier runs.
     changes: list[str] = field(default_factory=list)
+    # Things the user should know, each labelled with what it is about ("cache: ...").
     notices: list[str] = field(default_factory=list)
+    # The subset of notices that means something was wrong or tampered with: the
+    # terminal summary puts them first, in red.
+    alarms: list[str] = field(default_factory=list)
     budget_refusals: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -94,11 +98,19 @@ class RunStats:
             if text not in self.changes:
                 self.changes.append(text)
 
-    def add_notices(self, texts: Iterable[str]) -> None:
+    def add_notices(self, texts: Iterable[str], *, alarm: bool = False) -> None:
         with self._lock:
             for text in texts:
                 if text not in self.notices:
                     self.notices.append(text)
+                if alarm and text not in self.alarms:
+                    self.alarms.append(text)
+
+    def add_cache_notices(self, notices: Iterable[str], alarms: Iterable[str]) -> None:
+        """Take a :class:`~pytest_llmdrift.cache.ResponseCache`'s notices, labelled."""
+        alarmed = set(alarms)
+        for text in notices:
+            self.add_notices([f"cache: {text}"], alarm=text in alarmed)
 
     @property
     def live(self) -> int:
@@ -118,6 +130,7 @@ class RunStats:
                 "models": {name: vars(stats).copy() for name, stats in self.models.items()},
                 "changes": list(self.changes),
                 "notices": list(self.notices),
+                "alarms": list(self.alarms),
                 "budget_refusals": self.budget_refusals,
             }
 
@@ -129,6 +142,7 @@ class RunStats:
         for text in data.get("changes", []):
             self.add_change(text)
         self.add_notices(data.get("notices", []))
+        self.add_notices(data.get("alarms", []), alarm=True)
 
     def served_summary(self, model: str) -> list[str]:
         """Lines saying what was served for ``model`` (``provider:name``) and any

@@ -99,3 +99,38 @@ def test_the_cache_is_found_from_a_subdirectory(
     out = capsys.readouterr().out
     assert f"cache: {recorded_project / '.llmdrift' / 'cache'}" in out
     assert "replies: 4" in out
+
+
+def test_a_tampered_row_in_a_real_run_then_prune_unused(
+    recorded_project: Path,
+    pytester: pytest.Pytester,
+    server: ModelServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 10: a row pointing at a file outside the cache neither deletes nor
+    serves it, and the summary says so; then `prune --unused` keeps what this last
+    run used."""
+    import sqlite3
+
+    victim = recorded_project.parent / "victim.txt"
+    victim.write_text("precious")
+    db = sqlite3.connect(recorded_project / ".llmdrift" / "cache" / "cache.db")
+    db.execute(
+        "UPDATE Cache SET mode = 3, value = NULL, filename = ? WHERE value LIKE '%\"q0\"%'",
+        (str(victim),),
+    )
+    db.commit()
+    db.close()
+    calls = server.call_count
+    result = pytester.runpytest("--llm-model=gpt-4o", "-k", "not 3")
+    result.assert_outcomes(passed=3)
+    assert victim.read_text() == "precious"
+    result.stdout.fnmatch_lines(["ALARM cache: *tampered*outside the cache directory*"])
+    assert server.call_count == calls + 1  # the dropped reply was asked again
+    capsys.readouterr()  # the in-process run above printed to the captured stdout
+
+    assert main(["cache", "prune", "--unused", "--dry-run"]) == 0
+    assert "would remove 1 replies" in capsys.readouterr().out
+    assert main(["cache", "prune", "--unused"]) == 0
+    assert main(["cache", "stats"]) == 0
+    assert "replies: 3" in capsys.readouterr().out

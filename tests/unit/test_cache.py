@@ -187,7 +187,11 @@ def test_export_is_deterministic_and_imports_back(tmp_path: Path) -> None:
     [
         (lambda lines: ["{}", *lines[1:]], "not an llmdrift cache export"),
         (lambda lines: [*lines[:1], "{broken", *lines[2:]], ":2: malformed entry"),
-        (lambda lines: [lines[0], lines[1].replace("answer", "ANSWER")], "header says 2"),
+        (lambda lines: [lines[0], lines[2]], "header says 2"),
+        (
+            lambda lines: [lines[0], lines[1].replace('"text":"a', '"text":"A'), lines[2]],
+            r"bad\.jsonl:2: the digest does not match",
+        ),
         (
             lambda lines: [lines[0], *(x.replace("question 0", "question X") for x in lines[1:])],
             "does not match the request",
@@ -233,7 +237,7 @@ def test_moving_aside_leaves_no_lock_file(tmp_path: Path) -> None:
     directory = tmp_path / "c"
     directory.mkdir()
     (directory / "cache.db").write_bytes(b"x" * 4096)
-    ResponseCache(directory).stats()
+    ResponseCache(directory).get(cache_key(material()))
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names[0] == "c"
     assert names[1].startswith("c.corrupt-")
