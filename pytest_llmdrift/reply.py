@@ -133,11 +133,33 @@ class ChatRequest:
             )
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
-            json.dumps([messages, system, clean])
+            encoded = json.dumps([messages, system, clean], ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"llm() arguments must be JSON values (they are sent to the provider and "
                 f"make up the cache key): {exc}"
+            ) from None
+        try:
+            encoded.encode("utf-8")
+        except UnicodeEncodeError:
+            asked = (
+                ("the prompt", prompt_or_messages)
+                if isinstance(prompt_or_messages, str)
+                else ("messages", messages)
+            )
+            where, index = _find_surrogate(
+                [
+                    asked,
+                    ("the system prompt", system),
+                    *((f"the parameter {name}", value) for name, value in clean.items()),
+                ]
+            )
+            raise ValueError(
+                f"llm(): {where} holds a lone surrogate at character {index} (not valid "
+                "Unicode: it can be neither sent to a provider nor cached). Fix the code "
+                "that built the text: decode bytes with errors='replace' rather than "
+                "'surrogateescape', or clean it with "
+                "text.encode('utf-8', 'replace').decode('utf-8')"
             ) from None
         return cls(messages=messages, system=system, params=clean)
 
@@ -178,18 +200,65 @@ def _fingerprint(value: Any) -> str:
 def scrub(params: Mapping[str, Any]) -> JSONDict:
     """``params`` safe to write down: header and query values, and any value whose
     name looks like a credential, replaced by a short hash (still distinct, so cache
-    keys keep apart what differs, but no plaintext reaches a file)."""
+    keys keep apart what differs, but no plaintext reaches a file). The rule applies
+    at any depth: inside nested mappings and inside lists (``extra_body={"mcp_servers":
+    [{"authorization_token": ...}]}``). What holds no credential is returned as the
+    same JSON, so the cache keys of such requests do not change."""
     clean: JSONDict = {}
     for name, value in params.items():
         if name in _SECRET_CONTAINERS and isinstance(value, Mapping):
             clean[name] = {k: _fingerprint(v) for k, v in value.items()}
-        elif _SECRET_NAME.search(name):
+        elif _SECRET_NAME.search(str(name)):
             clean[name] = _fingerprint(value)
-        elif isinstance(value, Mapping):
-            clean[name] = scrub(value)
         else:
-            clean[name] = value
+            clean[name] = _scrub_value(value)
     return clean
+
+
+def _scrub_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return scrub(value)
+    if isinstance(value, list | tuple):
+        return [_scrub_value(item) for item in value]
+    return value
+
+
+def secret_values(params: Mapping[str, Any]) -> list[str]:
+    """Every credential in ``params``, by the rule of :func:`scrub` (header and query
+    values, and values whose name looks like a credential, at any depth), as the
+    text that could be echoed back: what error messages must not show."""
+    found: list[str] = []
+
+    def leaves(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for item in value.values():
+                leaves(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                leaves(item)
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            found.append(str(value))
+
+    def walk(mapping: Mapping[str, Any]) -> None:
+        for name, value in mapping.items():
+            if (name in _SECRET_CONTAINERS and isinstance(value, Mapping)) or _SECRET_NAME.search(
+                str(name)
+            ):
+                leaves(value)
+            else:
+                inner(value)
+
+    def inner(value: Any) -> None:
+        if isinstance(value, Mapping):
+            walk(value)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                inner(item)
+
+    walk(params)
+    # A header such as "Bearer sk-..." may be echoed without its scheme.
+    found += [text.split()[-1] for text in found if len(text.split()) > 1]
+    return found
 
 
 def scrub_url(url: str) -> str:
@@ -200,6 +269,55 @@ def scrub_url(url: str) -> str:
         f"{k}={_fingerprint(v)}" for k, v in parse_qsl(parts.query, keep_blank_values=True)
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_ENV_SECRET_NAME = re.compile(r"API_?KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTH", re.I)
+_ENV_SECRET_MIN = 8  # shorter values ("1", "true") are settings, not credentials
+
+
+def env_secrets(env: Mapping[str, str], urls: Sequence[str] = ()) -> list[str]:
+    """The credentials in an environment: values of variables named like keys or
+    tokens (``OPENAI_API_KEY``, ``HF_TOKEN``...), and the credentials of URLs in
+    variables ending in ``_URL`` (``OPENAI_BASE_URL``) and of ``urls``."""
+    found = [
+        value
+        for name, value in env.items()
+        if _ENV_SECRET_NAME.search(name) and len(value) >= _ENV_SECRET_MIN
+    ]
+    for url in [*urls, *(v for k, v in env.items() if k.upper().endswith("_URL"))]:
+        found += url_secrets(url)
+    return found
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials in a base URL (what :func:`scrub_url` leaves out): the
+    ``user:password@`` part and the query values."""
+    parts = urlsplit(url)
+    found = [parts.netloc.rsplit("@", 1)[0]] if "@" in parts.netloc else []
+    if parts.password:
+        found.append(parts.password)
+    found += [v for _k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return found
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _find_surrogate(named: Sequence[tuple[str, Any]]) -> tuple[str, int]:
+    """Where the first lone surrogate is: a readable path and a character index."""
+    stack: list[tuple[str, Any]] = list(reversed(named))
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if match := _SURROGATE.search(value):
+                return where, match.start()
+        elif isinstance(value, Mapping):
+            for key, item in reversed(list(value.items())):
+                stack.append((f"{where}[{key!r}]", item))
+                stack.append((f"the key {key!r} in {where}", str(key)))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(value))))
+    return "an argument", 0
 
 
 def _check_message(index: int, message: object) -> JSONDict:

@@ -9,13 +9,14 @@ entry-point group (see :mod:`pytest_llmdrift.hookspecs`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
 from pytest_llmdrift.errors import MissingCredentials, ProviderError
 from pytest_llmdrift.reply import ChatRequest, Reply, scrub_url
+from pytest_llmdrift.textsafe import printable
 
 ENTRY_POINT_GROUP = "pytest_llmdrift.providers"
 
@@ -92,12 +93,20 @@ def entry_point_provider(name: str, options: ProviderOptions) -> Provider | None
     return None
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret replaced, so no key reaches a message or a file."""
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "<redacted>")
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced, so no key reaches a message or a file.
+
+    Longer secrets go first (one may contain another); values shorter than 4
+    characters are left alone (they would garble the message and hide nothing)."""
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "<redacted>")
     return text
+
+
+# HTTP statuses the official SDKs retry (besides what a server marks with
+# x-should-retry): timeouts, conflicts, rate limits and server errors.
+def sdk_retries(status: int) -> bool:
+    return status in (408, 409, 429) or status >= 500
 
 
 def status_error(
@@ -119,23 +128,32 @@ def status_error(
             f"check ${base_url_var} and the network; the SDK retried {retries} time(s) "
             "(--llm-max-retries, --llm-timeout)"
         )
+    elif status < 400:
+        what = f"{provider} answered HTTP {status} for model {model!r}, unreadably"
+        hint = (
+            "the SDK does not retry a response that arrived; it was not cached, so a re-run "
+            "asks again (check the server behind the base URL if this persists)"
+        )
     else:
         what = f"{provider} answered HTTP {status} for model {model!r}"
+        retried = (
+            f"after {retries} SDK retries"
+            if retries
+            else "with SDK retries off (--llm-max-retries=0)"
+        )
         hints = {
             400: "the provider rejected the request: check the arguments passed to llm()",
             401: f"the API key was refused: check ${key_var}",
             403: f"the API key may not access this model: check ${key_var} and the model name",
             404: f"no such model or endpoint: check the model and ${base_url_var} ({endpoint})",
-            429: (
-                f"rate limited after {retries} SDK retries: lower --llm-concurrency "
-                "or raise --llm-max-retries"
-            ),
+            429: (f"rate limited {retried}: lower --llm-concurrency or raise --llm-max-retries"),
         }
-        hint = hints.get(
-            status,
-            f"the provider failed after {retries} SDK retries; it was not cached, so a re-run "
-            "tries again",
+        default = (
+            f"the provider failed {retried}"
+            if sdk_retries(status)
+            else f"the SDK does not retry HTTP {status}"
         )
+        hint = hints.get(status, default + "; it was not cached, so a re-run tries again")
     return ProviderError(
-        f"{what}: {message}\n  -> {hint}", provider=provider, model=model, status=status
+        printable(f"{what}: {message}\n  -> {hint}"), provider=provider, model=model, status=status
     )

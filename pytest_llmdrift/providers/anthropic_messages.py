@@ -31,6 +31,7 @@ class AnthropicProvider(SDKProvider["anthropic.Anthropic"]):
         kwargs = self.client_kwargs()
         import anthropic
 
+        kwargs["http_client"] = self.http_client(anthropic.DefaultHttpxClient)
         return anthropic.Anthropic(**kwargs)
 
     @staticmethod
@@ -64,7 +65,9 @@ class AnthropicProvider(SDKProvider["anthropic.Anthropic"]):
         import anthropic
 
         kwargs = self.build_kwargs(model, request)
-        response, latency = self.call(anthropic, model, lambda: client.messages.create(**kwargs))
+        response, latency = self.call(
+            anthropic, model, lambda: client.messages.create(**kwargs), request=request
+        )
         text = "".join(
             getattr(block, "text", "") for block in response.content if block.type == "text"
         )

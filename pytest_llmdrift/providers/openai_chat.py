@@ -42,6 +42,7 @@ class OpenAIProvider(SDKProvider["openai.OpenAI"]):
         kwargs = self.client_kwargs()
         import openai
 
+        kwargs["http_client"] = self.http_client(openai.DefaultHttpxClient)
         return openai.OpenAI(**kwargs)
 
     def build_kwargs(self, model: str, request: ChatRequest) -> dict[str, Any]:
@@ -66,7 +67,7 @@ class OpenAIProvider(SDKProvider["openai.OpenAI"]):
 
         kwargs = self.build_kwargs(model, request)
         response, latency = self.call(
-            openai, model, lambda: client.chat.completions.create(**kwargs)
+            openai, model, lambda: client.chat.completions.create(**kwargs), request=request
         )
         if not response.choices:
             raise self.error(model, 200, "the response has no choices")

@@ -79,7 +79,7 @@ class RecordedRequest:
         return ""
 
 
-FaultKind: TypeAlias = Literal["status", "drop", "malformed"]
+FaultKind: TypeAlias = Literal["status", "drop", "malformed", "trickle"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,10 @@ class Fault:
     """Error message placed in the provider-shaped error body."""
     headers: tuple[tuple[str, str], ...] = ()
     """Extra response headers, as (name, value) pairs."""
+    interval: float = 0.0
+    """Seconds between the bytes of a ``trickle`` fault's body."""
+    size: int = 0
+    """Bytes in a ``trickle`` fault's body (spaces: not a valid reply)."""
 
     @classmethod
     def rate_limit(cls, retry_after: float = 0.01) -> Fault:
@@ -163,6 +167,17 @@ class Fault:
         A streaming request instead gets an event stream whose data is not JSON.
         """
         return cls("malformed", 200, "malformed response")
+
+    @classmethod
+    def trickle(cls, interval: float = 0.05, size: int = 1 << 20) -> Fault:
+        """Answer 200 at once, then send a body of ``size`` spaces one byte every
+        ``interval`` seconds, until the client hangs up or the server stops: a stalled
+        response that never trips a per-read timeout (what a call deadline must cut off)."""
+        if not math.isfinite(interval) or interval <= 0:
+            raise ValueError(f"interval must be a finite number of seconds > 0, got {interval}")
+        if size < 1:
+            raise ValueError(f"size must be >= 1 byte, got {size}")
+        return cls("trickle", 200, "trickled response", interval=interval, size=size)
 
 
 def _retry_headers(retry_after: float) -> tuple[tuple[str, str], ...]:

@@ -75,7 +75,13 @@ class _DropAnswer:
     pass
 
 
-_Answer = _JSONAnswer | _StreamAnswer | _DropAnswer
+@dataclass(frozen=True)
+class _TrickleAnswer:
+    interval: float
+    size: int
+
+
+_Answer = _JSONAnswer | _StreamAnswer | _DropAnswer | _TrickleAnswer
 
 
 @dataclass
@@ -520,6 +526,8 @@ def _fault_answer(
 ) -> _Answer:
     if fault.kind == "drop":
         return _DropAnswer()
+    if fault.kind == "trickle":
+        return _TrickleAnswer(fault.interval, fault.size)
     if fault.kind == "malformed":
         if request.stream:
             return _StreamAnswer(_wire.malformed_stream())
@@ -651,6 +659,9 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(answer, _DropAnswer):
             self.close_connection = True
             return
+        if isinstance(answer, _TrickleAnswer):
+            self._trickle(answer)
+            return
         if isinstance(answer, _JSONAnswer):
             self.send_response(answer.status)
             self.send_header("Content-Type", answer.content_type)
@@ -670,3 +681,18 @@ class _Handler(BaseHTTPRequestHandler):
         for event in answer.events:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
         self.wfile.write(b"0\r\n\r\n")
+
+    def _trickle(self, answer: _TrickleAnswer) -> None:
+        """Headers at once, then one byte of body per interval (Fault.trickle)."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(answer.size))
+        self.end_headers()
+        stopping = self.server.owner._stopping
+        with suppress(OSError):  # the client hung up: what the fault is for
+            for _ in range(answer.size):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                if stopping.wait(answer.interval):
+                    return

@@ -99,3 +99,78 @@ def test_scrub_leaves_token_counts_alone() -> None:
     assert clean["max_tokens"] == 5
     assert clean["max_output_tokens"] == 7
     assert clean["access_token"].startswith("sha256:")
+
+
+def test_scrub_reaches_credentials_at_any_depth() -> None:
+    from pytest_llmdrift.reply import scrub
+
+    params = {
+        "extra_body": {
+            "mcp_servers": [{"url": "https://mcp.example", "authorization_token": "SECRET-1"}],
+            "deep": [[{"headers": [{"api_key": "SECRET-2"}]}], ("x", {"password": "SECRET-3"})],
+        },
+        "metadata": [{"secret": {"value": "SECRET-4"}}],
+    }
+    clean = scrub(params)
+    text = json.dumps(clean)
+    assert "SECRET" not in text
+    server = clean["extra_body"]["mcp_servers"][0]
+    assert server["url"] == "https://mcp.example"
+    assert server["authorization_token"].startswith("sha256:")
+    other = scrub({**params, "metadata": [{"secret": {"value": "SECRET-5"}}]})
+    assert other["metadata"] != clean["metadata"]  # still distinct in cache keys
+
+
+def test_requests_without_credentials_keep_their_cache_keys() -> None:
+    """Existing caches keep hitting: this key was computed before scrub reached
+    into lists (the same request, nothing secret inside its lists)."""
+    from pytest_llmdrift.cache import cache_key, key_material
+
+    request = ChatRequest.build(
+        "Is 7 prime?",
+        system="be brief",
+        params={
+            "temperature": 0,
+            "max_tokens": 5,
+            "stop": ("a", "b"),
+            "extra_body": {
+                "tools": [{"name": "f", "parameters": {"type": "object", "required": ["x"]}}],
+                "top_k": 3,
+                "nested": [[1, {"a": None}]],
+            },
+            "extra_headers": {"Authorization": "Bearer A"},
+        },
+    )
+    material = key_material(
+        provider="openai", endpoint="http://h/v1", model="gpt-4o", request=request, sample=1
+    )
+    assert cache_key(material) == (
+        "reply:819045029df089ff72892386511ddf2b19da031598622e0318164bdec317693d"
+    )
+
+
+def test_secret_values_follow_the_scrub_rule() -> None:
+    from pytest_llmdrift.reply import env_secrets, secret_values, url_secrets
+
+    found = secret_values(
+        {
+            "extra_headers": {"X-Relay": "Bearer relay-secret-1"},
+            "extra_query": {"sig": "query-secret-2"},
+            "extra_body": {"mcp": [{"authorization_token": "nested-secret-3"}], "top_k": 40},
+            "max_tokens": 5,
+        }
+    )
+    assert {"Bearer relay-secret-1", "relay-secret-1", "query-secret-2", "nested-secret-3"} <= set(
+        found
+    )
+    assert "40" not in found
+    assert "5" not in found
+    assert url_secrets("http://bob:pw-1@h/v1?key=k-2") == ["bob:pw-1", "pw-1", "k-2"]
+    env = {
+        "OPENAI_API_KEY": "sk-abcdefgh",
+        "HF_TOKEN": "hf_abcdefgh",
+        "DEBUG": "1",
+        "LLM_TOKEN": "short",  # too short to be a credential
+        "ANTHROPIC_BASE_URL": "https://u:pw-secret@llm.internal",
+    }
+    assert set(env_secrets(env)) == {"sk-abcdefgh", "hf_abcdefgh", "u:pw-secret", "pw-secret"}
