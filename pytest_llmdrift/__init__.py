@@ -22,6 +22,7 @@ _EXPORTS = {
     "MissingCredentials": "pytest_llmdrift.errors",
     "ReplayMiss": "pytest_llmdrift.errors",
     "BudgetExceeded": "pytest_llmdrift.errors",
+    "StreamingNotSupported": "pytest_llmdrift.errors",
     "CacheError": "pytest_llmdrift.cache",
     "Provider": "pytest_llmdrift.providers",
     "ProviderOptions": "pytest_llmdrift.providers",
@@ -44,6 +45,7 @@ _EXPORTS = {
     "DriftError": "pytest_llmdrift.snapshot",
     "LLMSnapshot": "pytest_llmdrift.snapshot",
     "SnapshotFormatError": "pytest_llmdrift.snapshot",
+    "SnapshotIOError": "pytest_llmdrift.snapshot",
 }
 
 __all__ = [
@@ -67,6 +69,8 @@ __all__ = [
     "Scorer",
     "ScorerError",
     "SnapshotFormatError",
+    "SnapshotIOError",
+    "StreamingNotSupported",
     "Usage",
     "__version__",
     "agreement",
@@ -93,6 +97,7 @@ if TYPE_CHECKING:
         MissingCredentials,
         ProviderError,
         ReplayMiss,
+        StreamingNotSupported,
     )
     from pytest_llmdrift.models import ModelSpec
     from pytest_llmdrift.paraphrase import agreement, assert_agreement, paraphrases
@@ -113,7 +118,12 @@ if TYPE_CHECKING:
         refusal,
         similar,
     )
-    from pytest_llmdrift.snapshot import DriftError, LLMSnapshot, SnapshotFormatError
+    from pytest_llmdrift.snapshot import (
+        DriftError,
+        LLMSnapshot,
+        SnapshotFormatError,
+        SnapshotIOError,
+    )
 
 
 def __getattr__(name: str) -> Any:

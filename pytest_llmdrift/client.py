@@ -7,7 +7,9 @@ the object a test receives, pinned to one model.
 from __future__ import annotations
 
 import contextvars
+import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -16,7 +18,12 @@ from typing import Any
 from pytest_llmdrift.budget import CallBudget
 from pytest_llmdrift.cache import ResponseCache, cache_key, key_material
 from pytest_llmdrift.config import Settings
-from pytest_llmdrift.errors import BudgetExceeded, ProviderError, ReplayMiss
+from pytest_llmdrift.errors import (
+    BudgetExceeded,
+    ProviderError,
+    ReplayMiss,
+    StreamingNotSupported,
+)
 from pytest_llmdrift.models import ModelSpec, parse_model_spec
 from pytest_llmdrift.providers import Provider
 from pytest_llmdrift.reply import ChatRequest, PromptOrMessages, Reply
@@ -36,6 +43,23 @@ CURRENT_SAMPLE: contextvars.ContextVar[int] = contextvars.ContextVar(
 )
 
 
+# Lone surrogates: valid in JSON ("\\ud800") and in a Python str, but not Unicode, so
+# no UTF-8 file, database or report can hold them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Flight:
+    """One provider call in progress, awaited by identical requests (single flight)."""
+
+    __slots__ = ("done", "error", "reply", "waiters")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.waiters = 0  # requests sharing this call (changed under the engine's lock)
+        self.reply: Reply | None = None
+        self.error: BaseException | None = None
+
+
 def _excerpt(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -52,8 +76,12 @@ class Engine:
         budget: CallBudget | None = None,
         stats: RunStats | None = None,
         parse_model: Callable[[str], ModelSpec] = parse_model_spec,
+        run_id: str | None = None,
     ) -> None:
         self.settings = settings
+        # Names this run in the cache's use marks (`llmdrift cache prune --unused`);
+        # every xdist worker of one run passes the same id.
+        self.run_id = run_id or uuid.uuid4().hex
         # Reads a model spec the way this run does (plugins' providers included).
         self.parse_model = parse_model
         self._make_provider = make_provider
@@ -64,6 +92,10 @@ class Engine:
         self._cache: ResponseCache | None = None
         self._cache_lock = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(settings.concurrency)
+        # Single flight: cache key -> the call in progress for it. Touched on cache
+        # misses only, so cached reads take no lock here.
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
 
     # -- parts made on first use -------------------------------------------------
     def provider(self, name: str) -> Provider:
@@ -78,7 +110,7 @@ class Engine:
             return None
         with self._cache_lock:
             if self._cache is None:
-                self._cache = ResponseCache(self.settings.cache_dir)
+                self._cache = ResponseCache(self.settings.cache_dir, run_id=self.run_id)
             return self._cache
 
     def close(self) -> None:
@@ -87,8 +119,8 @@ class Engine:
         for provider in providers:
             provider.close()
         if self._cache is not None:
-            self.stats.add_notices(self._cache.notices)
-            self._cache.close()
+            self._cache.close()  # closing may add a notice (use marks not written)
+            self.stats.add_cache_notices(self._cache.notices, self._cache.alarms)
             self._cache = None
 
     # -- answering -----------------------------------------------------------------
@@ -121,7 +153,7 @@ class Engine:
         model_id = f"{spec.provider}:{spec.name}"
         if cache is not None and mode in ("use", "replay"):
             hit = cache.get(key)
-            self.stats.add_notices(cache.notices)
+            self.stats.add_cache_notices(cache.notices, cache.alarms)
             if hit is not None and _accepted(accept, hit.text, replay=mode == "replay"):
                 self.stats.record_reply(model_id, hit)
                 return replace(hit, request=request)
@@ -135,6 +167,70 @@ class Engine:
                 "--llm-cache=use (needs the provider's key), or import an export with "
                 f"`llmdrift cache import FILE --cache-dir {self.settings.cache_dir}`."
             )
+        # Single flight: an identical request already in flight in this process is
+        # not asked again; its reply (or error) is shared.
+        with self._flights_lock:
+            flight = self._flights.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+            else:
+                flight.waiters += 1
+        if not leading:
+            return self._follow(flight, model_id, request, accept)
+        try:
+            if cache is not None and mode == "use":
+                # A call for this key may have ended (and been cached) since the miss.
+                hit = cache.get(key)
+                if hit is not None and _accepted(accept, hit.text, replay=False):
+                    self.stats.record_reply(model_id, hit)
+                    flight.reply = hit
+                    return replace(hit, request=request)
+            reply = self._call(spec, provider, request, sample, accept, cache, key, material)
+            flight.reply = reply
+            return reply
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._flights_lock:
+                del self._flights[key]
+            flight.done.set()
+
+    def _follow(
+        self,
+        flight: _Flight,
+        model_id: str,
+        request: ChatRequest,
+        accept: Callable[[str], object] | None,
+    ) -> Reply:
+        """The reply of an identical call in flight: shared, counted as cached (this
+        request made no provider call and spent no budget); its error is raised here too."""
+        __tracebackhide__ = True
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        assert flight.reply is not None
+        reply = replace(flight.reply, cached=True, request=request)
+        self.stats.record_reply(model_id, reply)
+        if accept is not None:
+            accept(reply.text)
+        return reply
+
+    def _call(
+        self,
+        spec: ModelSpec,
+        provider: Provider,
+        request: ChatRequest,
+        sample: int,
+        accept: Callable[[str], object] | None,
+        cache: ResponseCache | None,
+        key: str,
+        material: dict[str, Any],
+    ) -> Reply:
+        """One live provider call: budget, concurrency limit, clean-up, cache."""
+        __tracebackhide__ = True
+        model_id = f"{spec.provider}:{spec.name}"
         if not self.budget.take():
             self.stats.record_budget_refusal()
             raise BudgetExceeded(
@@ -156,6 +252,15 @@ class Engine:
         reply = replace(
             reply, requested_model=spec.name, provider=spec.provider, sample=sample, request=request
         )
+        reply, replaced = _replace_surrogates(reply)
+        if replaced:
+            self.stats.add_notices(
+                [
+                    f"{model_id}: the provider sent text with lone surrogates (not valid "
+                    "Unicode, e.g. half an emoji); they were replaced by U+FFFD so the reply "
+                    "can be cached, recorded and reported"
+                ]
+            )
         self.stats.record_reply(model_id, reply)
         if accept is not None:
             accept(reply.text)  # raises: the reply is not cached
@@ -180,6 +285,22 @@ class Engine:
             )
 
 
+def _replace_surrogates(reply: Reply) -> tuple[Reply, int]:
+    """``reply`` with every lone surrogate in its text, served model and fingerprint
+    replaced by U+FFFD, and how many there were. Every reply from a provider (plugin
+    providers included) passes here before it is used or stored."""
+    text, count = _SURROGATE.subn("\ufffd", reply.text)
+    model, in_model = _SURROGATE.subn("\ufffd", reply.model)
+    count += in_model
+    fingerprint = reply.fingerprint
+    if fingerprint is not None:
+        fingerprint, in_fingerprint = _SURROGATE.subn("\ufffd", fingerprint)
+        count += in_fingerprint
+    if not count:
+        return reply, 0
+    return replace(reply, text=text, model=model, fingerprint=fingerprint), count
+
+
 def _accepted(accept: Callable[[str], object] | None, text: str, *, replay: bool) -> bool:
     """Whether a cached reply passes ``accept``; in replay mode (no new call
     possible) its error is raised instead."""
@@ -197,6 +318,16 @@ def _accepted(accept: Callable[[str], object] | None, text: str, *, replay: bool
 def _identity(data: dict[str, Any]) -> str:
     fingerprint = data.get("fingerprint")
     return f"{data.get('model')}" + (f" (fingerprint {fingerprint})" if fingerprint else "")
+
+
+def _refuse_streaming(params: dict[str, Any]) -> None:
+    if params.get("stream"):
+        raise StreamingNotSupported(
+            "llm(..., stream=True): the llm fixture does not stream yet; it returns whole "
+            "replies (reply.text is the full text a stream would have delivered). Drop "
+            "stream=True; to test your own streaming code, point it at "
+            "pytest_llmdrift.testing.ModelServer, which streams."
+        )
 
 
 class LLM:
@@ -255,6 +386,7 @@ class LLM:
         **params: Any,
     ) -> Reply:
         __tracebackhide__ = True
+        _refuse_streaming(params)
         request = ChatRequest.build(
             prompt_or_messages,
             system=system,
@@ -279,6 +411,7 @@ class LLM:
     @staticmethod
     def _request(prompt_or_messages: PromptOrMessages, kwargs: dict[str, Any]) -> ChatRequest:
         params = dict(kwargs)
+        _refuse_streaming(params)
         system = params.pop("system", None)
         return ChatRequest.build(prompt_or_messages, system=system, params=params)
 

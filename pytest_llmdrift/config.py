@@ -29,6 +29,11 @@ class SettingsError(ValueError):
     """A setting with a bad value; the message names where it came from."""
 
 
+# The largest count an option takes: a SQLite INTEGER (the shared --llm-max-calls
+# budget is one), and far past any real budget, concurrency or retry count.
+MAX_INT = 2**63 - 1
+
+
 def _parse_int(value: str, minimum: int) -> int:
     try:
         number = int(value)
@@ -36,6 +41,10 @@ def _parse_int(value: str, minimum: int) -> int:
         number = minimum - 1
     if number < minimum or str(value).strip() != str(number):
         raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value!r}")
+    if number > MAX_INT:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= {minimum} and <= {MAX_INT}, got {value!r}"
+        )
     return number
 
 

@@ -34,3 +34,7 @@ class ReplayMiss(LLMDriftError):
 
 class BudgetExceeded(LLMDriftError):
     """``--llm-max-calls`` is spent; the call was not made."""
+
+
+class StreamingNotSupported(LLMDriftError, TypeError):
+    """``llm(..., stream=True)``: the ``llm`` fixture returns whole replies only (for now)."""

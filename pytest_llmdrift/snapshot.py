@@ -15,9 +15,13 @@ from a context variable that :class:`LLMSnapshot` sets around each assertion.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import difflib
 import json
+import os
+import stat
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,21 +29,25 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-
+from pytest_llmdrift import syrupy_compat
 from pytest_llmdrift.errors import LLMDriftError, LLMDriftWarning
 from pytest_llmdrift.models import ModelSpec, baseline_name
 from pytest_llmdrift.reply import Reply
 from pytest_llmdrift.scorers import Score, ScoreContext, Scorer, ScorerError
+from pytest_llmdrift.textsafe import printable
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
+    from syrupy.data import SnapshotCollection
     from syrupy.location import PyTestLocation
     from syrupy.types import SnapshotIndex
 
-SNAPSHOT_FORMAT = "llmdrift-snapshot/1"
+# Format 2 ends the reply with END_MARKER, so a cut-off file is told from a shorter
+# reply; format 1 files (no end line) still read.
+SNAPSHOT_FORMAT = "llmdrift-snapshot/2"
 FILE_EXTENSION = "llmdrift"
 REPLY_MARKER = "--- reply ---"
+END_MARKER = "--- end of reply ---"
 _HEADER_FIELDS = (
     "model",
     "provider",
@@ -57,6 +65,10 @@ _COMPARED_FIELDS = (*(f for f in _HEADER_FIELDS if f != "recorded"), "text")
 
 class SnapshotFormatError(LLMDriftError):
     """A snapshot file that cannot be read (hand-edited or damaged)."""
+
+
+class SnapshotIOError(LLMDriftError):
+    """A baseline that could not be read or written (the message says why)."""
 
 
 class DriftError(AssertionError):
@@ -100,14 +112,14 @@ class SnapshotRecord:
     def render(self) -> str:
         lines = [
             f"# pytest-llmdrift baseline ({SNAPSHOT_FORMAT}); the reply follows the "
-            f"'{REPLY_MARKER}' line.",
+            f"'{REPLY_MARKER}' line and ends before the '{END_MARKER}' line.",
             "# Re-record with: pytest --snapshot-update --llm-model=MODEL",
         ]
         for name in _HEADER_FIELDS:
             value = getattr(self, name)
             lines.append(f"{name}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
         lines.append(REPLY_MARKER)
-        return "\n".join(lines) + "\n" + self.text + "\n"
+        return "\n".join(lines) + "\n" + self.text + "\n" + END_MARKER + "\n"
 
     @classmethod
     def parse(cls, data: str, *, source: str = "snapshot") -> SnapshotRecord:
@@ -142,7 +154,17 @@ class SnapshotRecord:
                     f"{source}: {name!r} must be a JSON {what}, got {values[name]!r}; fix it "
                     "or re-record with --snapshot-update"
                 )
-        text = text[:-1] if text.endswith("\n") else text
+        end = "\n" + END_MARKER
+        if text.endswith((end + "\n", end)):
+            text = text[: text.rindex(end)]
+        elif f"({SNAPSHOT_FORMAT})" in head.partition("\n")[0]:
+            raise SnapshotFormatError(
+                f"{source}: the reply has no '{END_MARKER}' line: the file was cut off "
+                "(an interrupted write?). Restore it from version control or re-record it "
+                "with --snapshot-update"
+            )
+        else:  # format 1: the reply runs to the end of the file
+            text = text[:-1] if text.endswith("\n") else text
         try:
             return cls(text=text, **values)
         except TypeError as exc:
@@ -206,11 +228,15 @@ class Comparison:
             "current_served_model": self.current.served_model if self.current else None,
             "current_fingerprint": self.current.fingerprint if self.current else None,
             "served_changed": self.served_changed,
-            "updated": self.update,
+            "updated": self.update and self.error is None,  # a baseline was written
         }
 
     def message(self) -> list[str]:
-        """What drifted, for the assertion failure."""
+        """What drifted, for the assertion failure: terminal-safe lines (control
+        characters in replies, model names or fingerprints shown as escapes)."""
+        return [printable(line) for text in self._message() for line in text.split("\n")]
+
+    def _message(self) -> list[str]:
         if self.error is not None:
             return [f"{type(self.error).__name__}: {self.error}"]
         if self.baseline is None:
@@ -233,8 +259,8 @@ class Comparison:
             lines.append(f"note: the baseline was recorded under {baseline.scorer}")
         diff = list(
             difflib.unified_diff(
-                baseline.text.splitlines(),
-                current.text.splitlines(),
+                baseline.text.split("\n"),
+                current.text.split("\n"),
                 "baseline",
                 "current",
                 lineterm="",
@@ -259,7 +285,7 @@ def _who(record: SnapshotRecord) -> str:
 
 def _excerpt(text: str, limit: int = 600) -> list[str]:
     trimmed = text if len(text) <= limit else text[:limit] + f"… [{len(text) - limit} more chars]"
-    return trimmed.splitlines() or [""]
+    return trimmed.split("\n")
 
 
 def _indent(lines: list[str]) -> list[str]:
@@ -271,13 +297,13 @@ _COMPARISON: contextvars.ContextVar[Comparison | None] = contextvars.ContextVar(
 )
 
 
-class LLMDriftExtension(SingleFileSnapshotExtension):
+class LLMDriftExtension(syrupy_compat.SingleFileSnapshotExtension):
     """The syrupy extension behind ``llm_snapshot``."""
 
     file_extension = FILE_EXTENSION
     # Bytes, encoded here: a text-mode file would turn "\r\n" in a reply into "\n"
     # on reading, and an unchanged reply would then look drifted.
-    _write_mode = WriteMode.BINARY
+    _write_mode = syrupy_compat.WriteMode.BINARY
 
     @classmethod
     def matches_test_location(
@@ -290,10 +316,10 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
         ):
             return True
         location = Path(snapshot_location)
-        stem = cls._snapshot_stem(location.name)
+        stem = syrupy_compat.snapshot_stem(cls, location.name)
         if stem is None or location.parent.name != test_location.basename:
             return False
-        if not test_location.matches_snapshot_site(snapshot_location):
+        if not syrupy_compat.matches_snapshot_site(test_location, snapshot_location):
             return False
         base = cls.get_snapshot_name(test_location=test_location, index=0)
         return stem == base or stem.startswith((f"{base}.", f"{base}["))
@@ -312,7 +338,7 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
         elif index:
             suffix = f".{index}"
         stem = f"{prefix}{original}" + (f"[{ids}]" if ids else "") + suffix
-        return cls._sanitize_filename(stem)[: cls._max_stem_length()]
+        return syrupy_compat.sanitize_filename(cls, stem)[: syrupy_compat.max_stem_length(cls)]
 
     def serialize(self, data: Any, **kwargs: Any) -> bytes:
         comparison = _COMPARISON.get()
@@ -323,7 +349,28 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
             )
         scorer = comparison.scorer.name if comparison else ""
         model = data.requested_model
-        return SnapshotRecord.from_reply(data, model=model, scorer=scorer).render().encode("utf-8")
+        text = SnapshotRecord.from_reply(data, model=model, scorer=scorer).render()
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # Replies from the llm fixture are cleaned by the engine; a Reply built
+            # by hand may still hold a lone surrogate.
+            raise SnapshotFormatError(
+                f"the reply cannot be written as a baseline: it holds a lone surrogate "
+                f"{exc.object[exc.start : exc.end]!r} (not valid Unicode); replace it, "
+                "e.g. text.encode('utf-8', 'replace').decode('utf-8')"
+            ) from None
+
+    @classmethod
+    def write_snapshot_collection(
+        cls, *, snapshot_collection: SnapshotCollection, name_order: Any = None
+    ) -> None:
+        # One file per baseline, written whole or not at all (an interrupted
+        # update leaves the old baseline, never a shorter one).
+        data = next(iter(snapshot_collection)).data
+        if not isinstance(data, bytes):
+            raise TypeError(f"llmdrift snapshots are bytes, got {type(data).__name__}")
+        atomic_write_bytes(Path(snapshot_collection.location), data)
 
     def matches(self, *, serialized_data: Any, snapshot_data: Any) -> bool:
         comparison = _COMPARISON.get()
@@ -358,6 +405,31 @@ class LLMDriftExtension(SingleFileSnapshotExtension):
             yield from comparison.message()
         else:
             yield from super().diff_lines(serialized_data, snapshot_data)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and
+    a rename: readers (and a run killed mid-write) see the old file or the new one,
+    never part of one. An existing file keeps its mode; a new one gets the mode a
+    plain ``open()`` would give it."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mask = os.umask(0)  # the only way to read the umask is to set it
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _text(data: Any) -> str:
@@ -431,19 +503,55 @@ class LLMSnapshot:
             passed = bool(assertion == reply)
         finally:
             _COMPARISON.reset(token)
+        # syrupy catches an error raised while reading, serializing or writing the
+        # snapshot and keeps it aside: without this, an update run would say it had
+        # recorded a baseline it never wrote.
+        failure = syrupy_compat.assertion_error(assertion)
+        if comparison.update:
+            # Written, or not: a damaged old baseline (matches() noted it) is gone.
+            comparison.error = None if failure is None else _snapshot_io_error(failure, comparison)
+        elif failure is not None and comparison.error is None:
+            comparison.error = _snapshot_io_error(failure, comparison)
         self.last = comparison
         self._on_compare(comparison)
-        if comparison.update:
+        if comparison.update and comparison.error is None:
             _check_new_baseline(scorer, reply, comparison.location)
             return True
         if comparison.error is not None:
-            # A fresh exception: the original's traceback runs through syrupy.
-            raise type(comparison.error)(str(comparison.error)) from None
+            raise _fresh(comparison.error) from None
         if not passed:
             # Raised rather than returned: pytest would cut a long assertion
             # explanation to a few lines, and what drifted is the whole point.
             raise DriftError("\n".join(comparison.message()))
         return True
+
+
+def _fresh(error: Exception) -> Exception:
+    """A copy of ``error`` (same type and attributes, printable message) without the
+    traceback through syrupy it was caught in."""
+    fresh = type(error).__new__(type(error))
+    fresh.__dict__.update(error.__dict__)
+    fresh.args = (printable(str(error)),)
+    return fresh
+
+
+def _snapshot_io_error(error: Exception, comparison: Comparison) -> Exception:
+    """The error to raise for one syrupy caught: ours as they are (a judge's
+    ProviderError, ReplayMiss or BudgetExceeded stays itself, so the report knows the
+    test got no verdict), any other (an OSError) named inside a SnapshotIOError."""
+    if isinstance(error, LLMDriftError) and not comparison.update:
+        return error
+    if isinstance(error, SnapshotFormatError | SnapshotIOError | ScorerError):
+        return error
+    where = comparison.location or "its snapshot file"
+    cause = f"{type(error).__name__}: {error}"
+    if comparison.update:
+        return SnapshotIOError(
+            f"the baseline at {where} could not be written: {cause}; nothing was recorded"
+        )
+    if isinstance(error, OSError):
+        return SnapshotIOError(f"the baseline at {where} could not be read: {cause}")
+    return SnapshotIOError(f"the comparison with the baseline at {where} failed: {cause}")
 
 
 def _check_new_baseline(scorer: Scorer, reply: Reply, location: str) -> None:
@@ -457,7 +565,8 @@ def _check_new_baseline(scorer: Scorer, reply: Reply, location: str) -> None:
         warnings.warn(
             LLMDriftWarning(
                 f"the baseline recorded at {location} fails its own scorer ({score.scorer}: "
-                f"{score.detail}); later runs will fail against it. Check the prompt, or "
+                f"{printable(score.detail)}); later runs will fail against it. Check the "
+                "prompt, or "
                 "the scorer's pattern."
             ),
             stacklevel=4,  # the test's own line: test -> __eq__ -> _compare -> here

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from pytest_llmdrift.testing import ModelServer, ScriptedReply
+from pytest_llmdrift.testing import ModelServer, RecordedRequest, ScriptedReply
 
 QUESTIONS = """
 import pytest
@@ -19,10 +21,11 @@ def test_prime(llm, n):
 
 
 def test_first_run_calls_rerun_is_all_cached(
-    pytester: pytest.Pytester, server: ModelServer, recorded, xdist_args: list[str]
+    pytester: pytest.Pytester, server: ModelServer, recorded
 ) -> None:
+    # Under xdist: test_cache_modes.py::test_xdist_workers_share_one_cache_without_duplicate_calls
     pytester.makepyfile(test_q=QUESTIONS)
-    result = pytester.runpytest("--llm-model=gpt-4o", *xdist_args)
+    result = pytester.runpytest("--llm-model=gpt-4o")
     result.assert_outcomes(passed=6)
     assert server.call_count == 6
     first = recorded()
@@ -30,7 +33,7 @@ def test_first_run_calls_rerun_is_all_cached(
     assert not any(row["cached"] for row in first)
     result.stdout.fnmatch_lines(["*= llmdrift =*", "calls: 6 live, 0 cached*"])
 
-    result = pytester.runpytest("--llm-model=gpt-4o", *xdist_args)
+    result = pytester.runpytest("--llm-model=gpt-4o")
     result.assert_outcomes(passed=6)
     assert server.call_count == 6  # no new call
     again = recorded()
@@ -161,7 +164,15 @@ def test_sample_and_map(pytester: pytest.Pytester, server: ModelServer) -> None:
 
 
 def test_map_runs_concurrently_up_to_the_limit(pytester: pytest.Pytester, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    with ModelServer(reply="ok", latency=0.3) as srv:
+    # Each request waits, inside the server, for two others: the nine calls are answered
+    # only if they come three at a time (no clock: the timeout only stops a hang).
+    three = threading.Barrier(3, timeout=30)
+
+    def reply(request: RecordedRequest) -> str:
+        three.wait()
+        return "ok"
+
+    with ModelServer(reply=reply) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.openai_base_url)
         monkeypatch.setenv("OPENAI_API_KEY", "k" * 20)
         pytester.makepyfile(
@@ -171,7 +182,8 @@ def test_map_runs_concurrently_up_to_the_limit(pytester: pytest.Pytester, monkey
             """
         )
         pytester.runpytest("--llm-model=gpt-4o", "--llm-concurrency=3").assert_outcomes(passed=1)
-        assert srv.max_concurrent == 3
+        assert srv.max_concurrent == 3  # never more than the limit
+        assert srv.call_count == 9  # none retried after a broken wait
 
 
 def test_served_alias_and_fingerprint_are_recorded_and_reported(

@@ -75,26 +75,26 @@ def snapshot_files(pytester: pytest.Pytester) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(folder.glob("*"))} if folder.exists() else {}
 
 
-def test_the_lifecycle(suite: pytest.Pytester, xdist_args: list[str]) -> None:
-    # 1. record model A's replies as the baseline
-    result = suite.runpytest("--llm-model=openai:model-a", "--snapshot-update", *xdist_args)
+BASELINES = [
+    "test_prime[2].llmdrift",
+    "test_prime[3].llmdrift",
+    "test_prime[4].llmdrift",
+    "test_prime[5].llmdrift",
+    "test_prime[9].llmdrift",
+    "test_story.llmdrift",
+]
+
+
+def record_model_a(suite: pytest.Pytester, *args: str) -> dict[str, str]:
+    result = suite.runpytest("--llm-model=openai:model-a", "--snapshot-update", *args)
     result.assert_outcomes(passed=6)
     files = snapshot_files(suite)
-    assert sorted(files) == [
-        "test_prime[2].llmdrift",
-        "test_prime[3].llmdrift",
-        "test_prime[4].llmdrift",
-        "test_prime[5].llmdrift",
-        "test_prime[9].llmdrift",
-        "test_story.llmdrift",
-    ]  # one baseline per test: the model is not in the name
+    assert sorted(files) == BASELINES  # one baseline per test: the model is not in the name
+    return files
 
-    # 2. model A again passes
-    suite.runpytest("--llm-model=openai:model-a", *xdist_args).assert_outcomes(passed=6)
 
-    # 3. model B fails exactly the tests whose extracted answer moved
-    result = suite.runpytest("--llm-model=openai:model-b", "-rf", *xdist_args)
-    result.assert_outcomes(passed=4, failed=2)
+def assert_model_b_drifted(result: pytest.RunResult) -> None:
+    """Model B fails exactly the tests whose extracted answer moved, and says how."""
     result.stdout.fnmatch_lines_random(
         [
             "FAILED test_drift.py::test_prime[[]3-openai:model-b[]]*",
@@ -113,38 +113,71 @@ def test_the_lifecycle(suite: pytest.Pytester, xdist_args: list[str]) -> None:
     )
     result.stdout.fnmatch_lines(
         [
-            "snapshots: 2 of 6 comparison(s) drifted",
             "*DRIFT test_drift.py::test_prime[[]?-openai:model-b[]]: extract(*) 0.00 < 1.00: "
             "answer changed: 'yes' -> 'no' (baseline model-a)",
         ]
     )
 
+
+MODEL_C_SUMMARY = (
+    "  compared model-c (served model-c-2026-11-01), fp_c with baselines from "
+    "model-a, fp_a: 5 comparison(s)"
+)
+
+
+def test_the_lifecycle(suite: pytest.Pytester) -> None:
+    # 1. record model A's replies as the baseline
+    files = record_model_a(suite)
+
+    # 2. model A again passes
+    suite.runpytest("--llm-model=openai:model-a").assert_outcomes(passed=6)
+
+    # 3. model B fails exactly the tests whose extracted answer moved
+    result = suite.runpytest("--llm-model=openai:model-b", "-rf")
+    result.assert_outcomes(passed=4, failed=2)
+    assert_model_b_drifted(result)
+    result.stdout.fnmatch_lines(["snapshots: 2 of 6 comparison(s) drifted"])
+
     # 4. model C only rewords (and is served under a dated name): it passes
-    result = suite.runpytest("--llm-model=openai:model-c", *xdist_args)
+    result = suite.runpytest("--llm-model=openai:model-c")
     result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines(
-        [
-            "snapshots: 0 of 6 comparison(s) drifted",
-            "  compared model-c (served model-c-2026-11-01), fp_c with baselines from "
-            "model-a, fp_a: 5 comparison(s)",
-        ]
-    )
+    result.stdout.fnmatch_lines(["snapshots: 0 of 6 comparison(s) drifted", MODEL_C_SUMMARY])
 
     # 5. two models in one run share the baseline and delete nothing
-    result = suite.runpytest(
-        "--llm-model=openai:model-a", "--llm-model=openai:model-b", *xdist_args
-    )
+    result = suite.runpytest("--llm-model=openai:model-a", "--llm-model=openai:model-b")
     result.assert_outcomes(passed=10, failed=2)
     assert snapshot_files(suite) == files
 
     # 6. --snapshot-update moves the baseline to model B
-    suite.runpytest("--llm-model=openai:model-b", "--snapshot-update", *xdist_args)
+    suite.runpytest("--llm-model=openai:model-b", "--snapshot-update")
     moved = snapshot_files(suite)
     assert sorted(moved) == sorted(files)
     assert '"model-b"' in moved["test_prime[3].llmdrift"]
-    suite.runpytest("--llm-model=openai:model-b", *xdist_args).assert_outcomes(passed=6)
-    result = suite.runpytest("--llm-model=openai:model-a", *xdist_args)
+    suite.runpytest("--llm-model=openai:model-b").assert_outcomes(passed=6)
+    result = suite.runpytest("--llm-model=openai:model-a")
     result.assert_outcomes(passed=4, failed=2)
+
+
+def test_the_lifecycle_under_xdist(suite: pytest.Pytester) -> None:
+    """The steps of the lifecycle that xdist changes, each once under ``-n 2``: workers
+    record the baselines; two models in one run share them and delete nothing; the
+    workers' drifts and served-model changes reach the controller's summary; an update
+    by the workers moves the baselines. (Reading them is the same in every process.)"""
+    files = record_model_a(suite, "-n", "2")
+
+    result = suite.runpytest(
+        "--llm-model=openai:model-b", "--llm-model=openai:model-c", "-rf", "-n", "2"
+    )
+    result.assert_outcomes(passed=10, failed=2)
+    assert snapshot_files(suite) == files
+    assert_model_b_drifted(result)
+    result.stdout.fnmatch_lines(["snapshots: 2 of 12 comparison(s) drifted"])
+    result.stdout.fnmatch_lines([MODEL_C_SUMMARY])
+
+    suite.runpytest("--llm-model=openai:model-b", "--snapshot-update", "-n", "2")
+    moved = snapshot_files(suite)
+    assert sorted(moved) == sorted(files)
+    assert all('"model-b"' in text for text in moved.values())
 
 
 def test_a_served_model_change_under_the_same_name_is_stated_even_when_passing(
@@ -172,7 +205,7 @@ def test_the_snapshot_file_is_readable_and_complete(suite: pytest.Pytester) -> N
     suite.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(passed=6)
     text = snapshot_files(suite)["test_prime[3].llmdrift"]
     lines = text.splitlines()
-    assert lines[0].startswith("# pytest-llmdrift baseline (llmdrift-snapshot/1)")
+    assert lines[0].startswith("# pytest-llmdrift baseline (llmdrift-snapshot/2)")
     header = dict(
         line.split(": ", 1) for line in lines[2:] if ": " in line and not line.startswith("Let")
     )
@@ -186,8 +219,9 @@ def test_the_snapshot_file_is_readable_and_complete(suite: pytest.Pytester) -> N
     assert header["sampling"] == '{"temperature": 0}'
     assert json.loads(header["scorer"]) == r"extract(r'\[(Yes|No)\]')"
     assert re.fullmatch(r'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"', header["recorded"])
-    assert lines[-2] == "--- reply ---"
-    assert lines[-1] == "Let's check divisors of 3 up to its square root. So the answer is [Yes]."
+    assert lines[-3] == "--- reply ---"
+    assert lines[-2] == "Let's check divisors of 3 up to its square root. So the answer is [Yes]."
+    assert lines[-1] == "--- end of reply ---"
 
 
 def test_an_unchanged_reply_is_not_rewritten_on_update(suite: pytest.Pytester) -> None:
@@ -339,6 +373,14 @@ def test_the_judge_scorer_uses_the_judge_model_and_caches_its_verdict(
     result = pytester.runpytest("--llm-model=openai:model-b")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the judge scorer needs a judge model: pass --llm-judge=MODEL*"])
+    # A judge that cannot answer (here: out of budget) is no verdict on the model.
+    result = pytester.runpytest(
+        *args, "--llm-cache-dir=fresh2", "--llm-max-calls=1", "--llm-report=r.json"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*BudgetExceeded: the live-call budget of 1*openai:judge-model*"])
+    (item,) = json.loads((pytester.path / "r.json").read_text())["items"]
+    assert item["no_verdict"] == "BudgetExceeded"
 
 
 def test_comparing_something_else_is_a_clear_error(pytester: pytest.Pytester) -> None:

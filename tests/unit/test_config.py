@@ -68,6 +68,11 @@ def test_relative_cache_dirs_resolve_where_they_were_written(tmp_path: Path) -> 
         ({"llm_cache": "sometimes"}, "ini key llm_cache: invalid choice 'sometimes'"),
         ({"llm_concurrency": "0"}, "ini key llm_concurrency: expected a whole number >= 1"),
         ({"llm_max_calls": "-1"}, "ini key llm_max_calls: expected a whole number >= 0"),
+        (
+            {"llm_max_calls": str(2**63)},
+            "ini key llm_max_calls: expected a whole number >= 0 and <= 9223372036854775807, "
+            "got '9223372036854775808'",
+        ),
         ({"llm_timeout": "soon"}, "ini key llm_timeout: expected a number of seconds"),
         ({"llm_model": ["mystery"]}, "ini key llm_model: cannot tell which provider"),
     ],
@@ -85,8 +90,8 @@ def test_bad_env_model_names_the_variable() -> None:
 @pytest.mark.parametrize(
     ("parse", "good", "bad"),
     [
-        (parse_positive_int, {"1": 1, "16": 16}, ["0", "-3", "1.5", "x", ""]),
-        (parse_non_negative_int, {"0": 0, "7": 7}, ["-1", "two"]),
+        (parse_positive_int, {"1": 1, "16": 16}, ["0", "-3", "1.5", "x", "", str(2**63)]),
+        (parse_non_negative_int, {"0": 0, str(2**63 - 1): 2**63 - 1}, ["-1", "two", str(2**64)]),
         (parse_seconds, {"0.5": 0.5, "30": 30.0}, ["0", "-1", "nan", "inf", "x"]),
         (parse_cache_mode, {m: m for m in CACHE_MODES} | {"REPLAY": "replay"}, ["", "on"]),
     ],
