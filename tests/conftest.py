@@ -38,6 +38,33 @@ def _isolated_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hypothesis_plugin: the test's pytester runs load Hypothesis's own pytest plugin",
+    )
+
+
+@pytest.fixture
+def pytester(
+    pytester: pytest.Pytester, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """Inner runs without Hypothesis's pytest plugin, unless the test is marked
+    ``hypothesis_plugin``.
+
+    That plugin imports all of Hypothesis in every process at the end of a run (about
+    a second of CPU each): for a ``-n 2`` run, in both workers. Nothing the plugin
+    under test does goes through it; tests/plugin/test_paraphrases.py (Hypothesis
+    searches) and the import-cost test keep it (they are marked), and the example suite
+    runs in its own clean subprocess. PYTEST_ADDOPTS reaches in-process runs,
+    subprocess runs and xdist workers alike (pytester clears it when it starts, so it
+    is set after).
+    """
+    if request.node.get_closest_marker("hypothesis_plugin") is None:
+        monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+    return pytester
+
+
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModelServer]:
     """A loopback model server, with the SDKs' environment pointing at it."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,8 +31,10 @@ __all__ = [
     "DIR_NAME",
     "FORMAT",
     "GENERATOR_VERSION",
+    "RUN_DIR_ENV",
     "UPDATE_ENV",
     "ParaphraseFileError",
+    "RegenerationRun",
     "generate",
     "group_key",
     "paraphrase_file",
@@ -44,6 +47,7 @@ FORMAT = "llmdrift-paraphrases/1"
 DIR_NAME = "__paraphrases__"
 UPDATE_ENV = "LLMDRIFT_PARAPHRASES"
 UPDATE_VALUE = "update"
+RUN_DIR_ENV = "LLMDRIFT_PARAPHRASES_RUN_DIR"
 _FIX = (
     "Delete the file to have it written again, or regenerate it with "
     "`pytest --llm-paraphrases-update` (or `--snapshot-update`)."
@@ -204,14 +208,35 @@ def dump_groups(groups: Mapping[str, Mapping[str, Any]]) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+class RegenerationRun:
+    """The scratch directory of one regeneration run, named by ``RUN_DIR_ENV``.
+
+    The first process (xdist worker) that regenerates a group leaves a mark in it, so
+    that the others use its result instead of asking a model again. The run's main
+    process (the xdist controller) makes it before the workers start, and they inherit
+    the variable; ``close()`` removes it, marks and all, so nothing is left behind.
+    """
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="llmdrift-paraphrases-"))
+        self._previous = os.environ.get(RUN_DIR_ENV)
+        os.environ[RUN_DIR_ENV] = str(self.path)
+
+    def close(self) -> None:
+        if self._previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = self._previous
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
 def _regenerated_marker(path: Path, key: str) -> Path | None:
-    """Under xdist, the first worker that regenerates a group leaves a mark (per run)
-    so that the others use its result instead of asking a model again."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
+    """Where this run marks ``key`` of ``path`` as regenerated (None outside a run)."""
+    run = os.environ.get(RUN_DIR_ENV)
+    if not run or not Path(run).is_dir():
         return None
-    digest = hashlib.sha256(f"{run}\0{path.resolve()}\0{key}".encode()).hexdigest()[:20]
-    return Path(tempfile.gettempdir()) / f"llmdrift-paraphrases-{digest}"
+    digest = hashlib.sha256(f"{path.resolve()}\0{key}".encode()).hexdigest()[:20]
+    return Path(run) / digest
 
 
 def _produce(

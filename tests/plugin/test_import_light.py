@@ -44,6 +44,7 @@ def project(pytester: pytest.Pytester) -> Path:
     return pytester.path
 
 
+@pytest.mark.hypothesis_plugin  # the runs measure with and without it
 def test_a_run_without_llm_tests_imports_nothing_heavy(project: Path) -> None:
     # hypothesis's own pytest plugin imports hypothesis; measure ours without it...
     loaded = run_pytest(project, "-p", "no:hypothesispytest")

@@ -12,6 +12,9 @@ import pytest
 from pytest_llmdrift.paraphrase import TRANSFORMS, generate, rewrite
 from pytest_llmdrift.testing import ModelServer, RecordedRequest
 
+# Paraphrases are made with Hypothesis: run them as a user would, with its pytest plugin.
+pytestmark = pytest.mark.hypothesis_plugin
+
 TEMPLATE = "Is 17077 a prime number? Think step by step and then answer [Yes] or [No]."
 
 PARAMETRISED = f"""

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import types
 from pathlib import Path
@@ -32,7 +33,13 @@ from pytest_llmdrift.paraphrase import (
     spans_preserved,
 )
 from pytest_llmdrift.paraphrase.spans import mask, unmask
-from pytest_llmdrift.paraphrase.variants import FORMAT, group_key, paraphrase_file
+from pytest_llmdrift.paraphrase.variants import (
+    FORMAT,
+    RUN_DIR_ENV,
+    RegenerationRun,
+    group_key,
+    paraphrase_file,
+)
 from pytest_llmdrift.reply import Reply
 from pytest_llmdrift.scorers import extract
 
@@ -641,8 +648,43 @@ def test_parametrized_paraphrases_are_stable_across_runs_and_workers(
     assert _run(pytester)[4][1] == "Is 17077 prime? Answer [Yes] or [No]."
     assert stored.read_text() == edited
     monkeypatch.setenv(UPDATE_ENV, "update")
+    # Regeneration under xdist leaves nothing in the temp dir (it left a
+    # llmdrift-paraphrases-* mark per group and run): point it at an empty one for the
+    # workers (TMPDIR) and the in-process controller (tempfile.tempdir, read once).
+    scratch = pytester.path.parent / f"{pytester.path.name}-tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     assert _run(pytester, "-n", "2") == plain
     assert stored.read_text() == written
+    assert sorted(p.name for p in scratch.iterdir()) == []
+
+
+def test_a_regeneration_run_marks_groups_once_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(UPDATE_ENV, "update")
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    file = tmp_path / "__paraphrases__" / "test_mod.json"
+    run = RegenerationRun()
+    try:
+        assert os.environ[RUN_DIR_ENV] == str(run.path)
+        first = [p.values[0] for p in paraphrases(PRIME, n=3, file=file)]
+        assert len(list(run.path.iterdir())) == 1  # the group is marked regenerated
+        # Another worker of the same run uses what the first one wrote (a model's
+        # rewording is asked once), here seen through an edit made in between.
+        data = json.loads(file.read_text())
+        (group,) = data["groups"].values()
+        group["variants"][2] = "Is 17077 prime? Answer [Yes] or [No]."
+        file.write_text(json.dumps(data))
+        again = [p.values[0] for p in paraphrases(PRIME, n=3, file=file)]
+        assert again == [*first[:2], "Is 17077 prime? Answer [Yes] or [No]."]
+    finally:
+        run.close()
+    assert not run.path.exists()
+    assert RUN_DIR_ENV not in os.environ
+    # a new run regenerates
+    assert [p.values[0] for p in paraphrases(PRIME, n=3, file=file)] == first
 
 
 def test_malformed_file_fails_collection_with_the_fix(
