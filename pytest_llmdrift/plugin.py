@@ -46,8 +46,9 @@ from pytest_llmdrift.providers import (
     builtin_provider,
     entry_point_names,
     entry_point_provider,
+    redact,
 )
-from pytest_llmdrift.reply import ChatRequest, Reply
+from pytest_llmdrift.reply import ChatRequest, Reply, env_secrets
 from pytest_llmdrift.report.record import (
     MESSAGE_LIMIT,
     REPORT_ATTRIBUTE,
@@ -55,6 +56,7 @@ from pytest_llmdrift.report.record import (
     served_identity,
 )
 from pytest_llmdrift.stats import RunStats
+from pytest_llmdrift.textsafe import printable
 
 if TYPE_CHECKING:
     from pytest_llmdrift.scorers import Scorer  # noqa: F401 - in a StashKey[...] string
@@ -72,6 +74,8 @@ COMPARISONS_KEY = pytest.StashKey[list["Comparison"]]()
 DEFAULT_SCORER_KEY = pytest.StashKey["Scorer"]()
 ENGINE_TOKEN_KEY = pytest.StashKey[contextvars.Token["Engine | None"]]()
 UPDATE_ENV_KEY = pytest.StashKey["str | None"]()
+PARAPHRASE_RUN_KEY = pytest.StashKey[Any]()  # a paraphrase.variants.RegenerationRun
+SECRETS_KEY = pytest.StashKey[list[str]]()
 PARAPHRASES_ENV = "LLMDRIFT_PARAPHRASES"  # = pytest_llmdrift.paraphrase.variants.UPDATE_ENV
 WORKER_OUTPUT_KEY = "llmdrift"
 WORKER_BUDGET_KEY = "llmdrift_budget"
@@ -244,6 +248,8 @@ def pytest_configure(config: pytest.Config) -> None:
         budget=budget,
         stats=RunStats(),
         parse_model=parse_model,
+        # xdist gives every worker of a run the same id; a plain run makes its own.
+        run_id=(workerinput or {}).get("testrunuid"),
     )
     _check_models(engine)
     config.stash[ENGINE_KEY] = engine
@@ -256,6 +262,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("update_snapshots", False) or settings.paraphrases_update:
         config.stash[UPDATE_ENV_KEY] = os.environ.get(PARAPHRASES_ENV)
         os.environ[PARAPHRASES_ENV] = "update"
+    if workerinput is None and os.environ.get(PARAPHRASES_ENV) == "update":
+        # made before xdist starts its workers, which inherit its directory
+        from pytest_llmdrift.paraphrase.variants import RegenerationRun
+
+        config.stash[PARAPHRASE_RUN_KEY] = RegenerationRun()
     config.stash[RECORD_KEY] = RunRecord()
     if workerinput is None:
         config.pluginmanager.register(
@@ -402,6 +413,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         else:
             os.environ[PARAPHRASES_ENV] = previous
         del config.stash[UPDATE_ENV_KEY]
+    if PARAPHRASE_RUN_KEY in config.stash:
+        config.stash[PARAPHRASE_RUN_KEY].close()  # its marks removed: nothing left behind
+        del config.stash[PARAPHRASE_RUN_KEY]
 
 
 # -- parametrisation and fixtures -------------------------------------------------------
@@ -652,7 +666,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if META_KEY in item.stash:  # absent when a bad marker errored the test
         data["meta"] = item.stash[META_KEY]
     if report.failed:
-        data["message"] = _failure_message(report)
+        data["message"] = _failure_message(report, _run_secrets(item.config))
         if call.excinfo is not None and isinstance(call.excinfo.value, _NOT_A_VERDICT):
             data["no_verdict"] = type(call.excinfo.value).__name__
     marker = item.get_closest_marker("llm_paraphrase")
@@ -674,14 +688,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.I)
 
 
-def _failure_message(report: pytest.TestReport) -> str:
+def _failure_message(report: pytest.TestReport, secrets: Sequence[str] = ()) -> str:
     """The failure's one-paragraph message (pytest's "crash" line), for the report,
-    with any ``user:password@`` in a URL taken out (a second guard: provider errors
-    already scrub their URLs)."""
+    with any ``user:password@`` in a URL taken out and the run's credentials
+    (``secrets``) redacted: a second guard, provider errors already redact them."""
     crash = getattr(report.longrepr, "reprcrash", None)
     message = getattr(crash, "message", None)
     text = str(message if message else report.longreprtext)[:MESSAGE_LIMIT]
-    return _USERINFO.sub(r"\1", text)
+    return redact(_USERINFO.sub(r"\1", text), secrets)
+
+
+def _run_secrets(config: pytest.Config) -> list[str]:
+    """The credentials this run was given through the environment (API keys,
+    tokens, base URLs' user:password@ and query values), read once."""
+    found = config.stash.get(SECRETS_KEY, None)
+    if found is None:
+        engine = config.stash.get(ENGINE_KEY, None)
+        urls = list(engine.settings.base_urls.values()) if engine is not None else []
+        found = config.stash[SECRETS_KEY] = env_secrets(os.environ, urls)
+    return found
 
 
 # Failures of the plumbing, not verdicts on the model: the model was never asked, or
@@ -723,9 +748,9 @@ class RecordCollector:
         unused in a normal run)."""
         if data.get("comparisons"):
             return
-        syrupy_session = getattr(self.config, "_syrupy", None)
-        if syrupy_session is not None:
-            syrupy_session.ran_item(report.nodeid, "skipped")
+        from pytest_llmdrift.syrupy_compat import mark_item_skipped
+
+        mark_item_skipped(self.config, report.nodeid)
 
 
 # -- terminal summary ---------------------------------------------------------------------
@@ -743,8 +768,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     for line, markup in [*lines, *_report_lines(reports)]:
         if line is None:
             terminalreporter.write_sep("=", "llmdrift", **markup)
-        else:
-            terminalreporter.write_line(line, **markup)
+        else:  # served-model names, details, notices come from outside: no escapes
+            terminalreporter.write_line(printable(line, newlines=False), **markup)
 
 
 def _report_lines(reports: list[ReportWrite]) -> Iterator[tuple[str | None, dict[str, bool]]]:
@@ -761,6 +786,8 @@ def summary_lines(
     plain: dict[str, bool] = {}
     warn = {"yellow": True, "bold": True}
     yield None, plain
+    for alarm in stats.alarms:
+        yield f"ALARM {alarm}", {"red": True, "bold": True}
     yield f"models pinned: {describe_models(settings.models)}", plain
     cache = (
         "off" if settings.cache_mode == "off" else f"{settings.cache_mode}, {settings.cache_dir}"
@@ -793,7 +820,8 @@ def summary_lines(
             warn,
         )
     for notice in stats.notices:
-        yield f"cache: {notice}", warn
+        if notice not in stats.alarms:
+            yield notice, warn
     if record is not None:
         yield from _drift_lines(record)
         yield from _sensitivity_lines(record)
@@ -864,6 +892,20 @@ def _drift_lines(record: RunRecord) -> Iterator[tuple[str | None, dict[str, bool
     if unscored:
         line += f", {len(unscored)} not scored (no baseline, or an error)"
     yield line, red if drifted or unscored else {"green": True}
+    if drifted:  # drift is not regression: say which changed answers are now right
+        from pytest_llmdrift.report.document import correctness_split
+
+        split = correctness_split([i.to_json() for i in record.items.values()])
+        yield (
+            (
+                f"  changed answers: {split['changed_answers']} test(s), of which "
+                f"{split['changed_now_right']} now right, {split['changed_now_wrong']} now "
+                f"wrong and {split['changed_unchecked']} without a correctness test on the "
+                f"same question; correctness tests: {split['correctness_passed']} of "
+                f"{split['correctness_tests']} passed"
+            ),
+            plain,
+        )
     for item, comparison in drifted[:DRIFT_LINES_SHOWN]:
         yield (
             (

@@ -526,7 +526,7 @@ class LLMSnapshot:
         return True
 
 
-def _fresh(error: Exception) -> Exception:
+def _fresh(error: BaseException) -> BaseException:
     """A copy of ``error`` (same type and attributes, printable message) without the
     traceback through syrupy it was caught in."""
     fresh = type(error).__new__(type(error))

@@ -6,9 +6,11 @@ model and a run on the new one line up test by test. Aggregates hide movement
 pass->fail and fail->pass, tests them with an exact McNemar test, and does the
 same per category to show a seesaw: some skills up, others down, beyond noise.
 
-Two runs are only comparable when each test asked the same thing in the same
-way: a changed prompt, scorer or sampling setting can fake or hide drift, so
-those are refused (listed) unless the caller says to go ahead.
+Two runs are only comparable test by test where each test asked the same thing
+in the same way: a changed prompt, scorer or sampling setting can fake or hide
+drift. A pull request that edits one prompt is the common case, so such tests are
+set aside and listed (old and new prompt), and the rest are compared; ``strict``
+refuses the whole comparison instead, ``force`` compares them anyway.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmdrift.errors import LLMDriftError
-from pytest_llmdrift.report.document import NO_CATEGORY, group_metrics, model_key
+from pytest_llmdrift.report.document import (
+    NO_CATEGORY,
+    answer_checks,
+    answer_right,
+    group_metrics,
+    model_key,
+)
 from pytest_llmdrift.report.record import verdict
 from pytest_llmdrift.report.statistics import SIGNIFICANCE, mcnemar_exact
 
@@ -175,10 +183,13 @@ def compare(
     base_model: str | None = None,
     current_model: str | None = None,
     force: bool = False,
+    strict: bool = False,
 ) -> JSON:
     """The paired comparison of two reports. Raises :class:`CompareError` when they
-    cannot be compared, including (unless ``force``) when tests differ in prompt,
-    scorer or sampling settings; its ``mismatches`` attribute lists them."""
+    cannot be compared. Tests that differ in prompt, scorer or sampling settings are
+    set aside (``tests["asked_differently"]``, details in ``mismatches``) unless
+    ``force`` compares them anyway; with ``strict`` they make the comparison fail,
+    the error's ``mismatches`` attribute listing them."""
     base = select(base_doc, label="base", source=base_source, model=base_model)
     current = select(current_doc, label="current", source=current_source, model=current_model)
     common = sorted(base.items.keys() & current.items.keys())
@@ -188,19 +199,28 @@ def compare(
             "the model id): are they runs of the same suite?"
         )
     found = mismatches(base, current)
-    if found and not force:
+    if found and strict:
         raise CompareError(
             f"{len(found)} test(s) did not ask the same thing in both runs (a changed prompt, "
-            "scorer or sampling setting can fake or hide drift); re-run one side, or pass "
-            "--force to compare anyway",
+            "scorer or sampling setting can fake or hide drift); re-run one side, or leave "
+            "out --strict to compare the other tests",
             found,
         )
+    set_aside = [] if force else sorted({str(m["test"]) for m in found})
+    if set_aside and len(set_aside) == len(common):
+        raise CompareError(
+            f"every test shared by {base_source} and {current_source} asked differently "
+            "(a changed prompt, scorer or sampling setting): nothing is comparable; re-run "
+            "one side, or pass --force to compare anyway",
+            found,
+        )
+    comparable = [t for t in common if t not in set(set_aside)]
 
     regressions: list[JSON] = []
     improvements: list[JSON] = []
     skipped: list[str] = []
     decided: list[tuple[str, bool, bool]] = []
-    for test in common:
+    for test in comparable:
         b, c = base.items[test], current.items[test]
         before, now = verdict(b), verdict(c)
         if before is None or now is None:
@@ -212,6 +232,9 @@ def compare(
         elif now and not before:
             improvements.append(_change(test, b, c))
 
+    kinds = {test: _kind(base.items[test], current.items[test]) for test, _, _ in decided}
+    for change in (*regressions, *improvements):
+        change["kind"] = kinds[change["test"]]
     paired_base = [base.items[t] for t, _, _ in decided]
     paired_current = [current.items[t] for t, _, _ in decided]
     base_metrics = group_metrics(paired_base)
@@ -225,6 +248,7 @@ def compare(
             "paired": len(common),
             "compared": len(decided),
             "skipped": skipped,
+            "asked_differently": set_aside,
             "only_base": sorted(base.items.keys() - current.items.keys()),
             "only_current": sorted(current.items.keys() - base.items.keys()),
         },
@@ -236,6 +260,10 @@ def compare(
         "regressions": regressions,
         "improvements": improvements,
         "mcnemar_p": mcnemar_exact(len(regressions), len(improvements)),
+        "correctness": _correctness([d for d in decided if kinds[d[0]] == CORRECTNESS]),
+        "changed_answers": _changed_answers(
+            [d for d in decided if kinds[d[0]] == CHANGED_ANSWER], base, current
+        ),
         "significance": SIGNIFICANCE,
         "categories": categories,
         "seesaw": _seesaw(categories),
@@ -258,6 +286,74 @@ def compare(
         "served_changes": _served_changes(current_doc, current.model),
         "mismatches": found,
         "forced": bool(found) and force,
+    }
+
+
+CORRECTNESS = "correctness"  # the test checks the answer itself: pass means right
+CHANGED_ANSWER = "changed answer"  # a snapshot test: pass means "as the baseline said"
+
+
+def _kind(base: Item, current: Item) -> str:
+    """A test compared with a snapshot baseline measures drift, not correctness: it
+    passes whenever the answer is what the baseline said, right or wrong (and
+    always in a ``--snapshot-update`` run)."""
+    return CHANGED_ANSWER if base.get("comparisons") or current.get("comparisons") else CORRECTNESS
+
+
+def _correctness(decided: Sequence[tuple[str, bool, bool]]) -> JSON:
+    """Pass rates and paired changes of the tests that check the answer."""
+    n = len(decided)
+    down = [t for t, b, c in decided if b and not c]
+    up = [t for t, b, c in decided if c and not b]
+    p = mcnemar_exact(len(down), len(up))
+    base_rate = sum(b for _, b, _ in decided) / n if n else None
+    current_rate = sum(c for _, _, c in decided) / n if n else None
+    return {
+        "tests": n,
+        "base_pass_rate": base_rate,
+        "current_pass_rate": current_rate,
+        "delta": _delta(current_rate, base_rate),
+        "regressions": down,
+        "improvements": up,
+        "mcnemar_p": p,
+        "significant": p < SIGNIFICANCE,
+    }
+
+
+def _changed_answers(decided: Sequence[tuple[str, bool, bool]], base: Side, current: Side) -> JSON:
+    """The snapshot tests: how many answers moved away from (or back to) their
+    baseline, and of the moved ones, which also went right -> wrong or wrong ->
+    right by a correctness test on the same request."""
+    changed = [t for t, b, c in decided if b and not c]
+    restored = [t for t, b, c in decided if c and not b]
+    base_checks = answer_checks(base.items.values())
+    current_checks = answer_checks(current.items.values())
+    moves: dict[str, list[str]] = {
+        "right_to_wrong": [],
+        "wrong_to_right": [],
+        "still_right": [],
+        "still_wrong": [],
+        "unchecked": [],
+    }
+    for test in changed:
+        before = answer_right(base.items[test], base_checks)
+        now = answer_right(current.items[test], current_checks)
+        if before is None or now is None:
+            key = "unchecked"
+        elif before != now:
+            key = "right_to_wrong" if before else "wrong_to_right"
+        else:
+            key = "still_right" if now else "still_wrong"
+        moves[key].append(test)
+    return {
+        "tests": len(decided),
+        "changed": changed,
+        "restored": restored,
+        "mcnemar_p": mcnemar_exact(len(changed), len(restored)),
+        **moves,
+        "checked_mcnemar_p": mcnemar_exact(
+            len(moves["right_to_wrong"]), len(moves["wrong_to_right"])
+        ),
     }
 
 
@@ -286,10 +382,13 @@ def _clip(text: Any) -> str | None:
 
 def _categories(decided: Sequence[tuple[str, bool, bool]], base: Side, current: Side) -> list[JSON]:
     groups: dict[str, list[tuple[bool, bool]]] = {}
+    drift_down: dict[str, int] = {}
     for test, before, now in decided:
         item = current.items[test]
-        name = item.get("category") or base.items[test].get("category") or NO_CATEGORY
-        groups.setdefault(str(name), []).append((before, now))
+        name = str(item.get("category") or base.items[test].get("category") or NO_CATEGORY)
+        groups.setdefault(name, []).append((before, now))
+        if before and not now and _kind(base.items[test], item) == CHANGED_ANSWER:
+            drift_down[name] = drift_down.get(name, 0) + 1
     rows = []
     for name, pairs in sorted(groups.items()):
         n = len(pairs)
@@ -308,6 +407,7 @@ def _categories(decided: Sequence[tuple[str, bool, bool]], base: Side, current: 
                 "delta": current_rate - base_rate,
                 "regressions": down,
                 "improvements": up,
+                "changed_answers": drift_down.get(name, 0),  # of the regressions
                 "mcnemar_p": p,
                 "significant": significant,
                 "direction": (

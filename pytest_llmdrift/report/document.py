@@ -54,6 +54,7 @@ def build_report(
         "tokens": _tokens(stats),
         "served_changes": list(stats.changes),
         "notices": list(stats.notices),
+        "alarms": list(stats.alarms),
         "items": [dict(item) for item in sorted(items, key=lambda i: str(i["nodeid"]))],
     }
     if sources:
@@ -91,6 +92,7 @@ def stats_payload(doc: Mapping[str, Any]) -> JSON:
         "models": calls.get("by_model") or {},
         "changes": doc.get("served_changes") or [],
         "notices": doc.get("notices") or [],
+        "alarms": doc.get("alarms") or [],
         "budget_refusals": calls.get("budget_refusals", 0),
     }
 
@@ -194,6 +196,50 @@ def group_metrics(items: Sequence[Mapping[str, Any]]) -> JSON:
         "refusals": sum(1 for t in texts if refuses(t)),
         "refusal_rate": _ratio(sum(1 for t in texts if refuses(t)), len(texts)),
         "baseline_refusal_rate": _ratio(sum(1 for b, _ in paired if refuses(b)), len(paired)),
+        **correctness_split(items),
+    }
+
+
+def answer_checks(items: Iterable[Mapping[str, Any]]) -> dict[str, list[bool]]:
+    """Verdicts of the correctness tests (no snapshot comparison: they check the
+    answer themselves), by the requests they made. A snapshot test that made the
+    same request is right or wrong as they are (see :func:`answer_right`)."""
+    checks: dict[str, list[bool]] = {}
+    for item in items:
+        passed = verdict(item)
+        if item.get("comparisons") or passed is None:
+            continue
+        for digest in {str(r.get("request_hash")) for r in item.get("replies") or []}:
+            checks.setdefault(digest, []).append(passed)
+    return checks
+
+
+def answer_right(item: Mapping[str, Any], checks: Mapping[str, list[bool]]) -> bool | None:
+    """Whether the item's (first) answer is right, by the correctness tests that
+    made the same request; None when none did, or they disagree."""
+    replies = item.get("replies") or []
+    if not replies:
+        return None
+    found = checks.get(str(replies[0].get("request_hash"))) or []
+    return found[0] if found and len(set(found)) == 1 else None
+
+
+def correctness_split(items: Sequence[Mapping[str, Any]]) -> JSON:
+    """Drift is not regression: the pass rate of the tests that check the answer,
+    apart from the snapshot tests whose answer changed (drifted), and of those,
+    how many are now right or wrong by a correctness test on the same request."""
+    checks = answer_checks(items)
+    verdicts = [v for i in items if not i.get("comparisons") for v in [verdict(i)] if v is not None]
+    drifted = [i for i in items if any(c.get("drifted") for c in i.get("comparisons") or [])]
+    now = [answer_right(i, checks) for i in drifted]
+    return {
+        "correctness_tests": len(verdicts),
+        "correctness_passed": sum(verdicts),
+        "correctness_pass_rate": _ratio(sum(verdicts), len(verdicts)),
+        "changed_answers": len(drifted),
+        "changed_now_right": sum(1 for r in now if r is True),
+        "changed_now_wrong": sum(1 for r in now if r is False),
+        "changed_unchecked": sum(1 for r in now if r is None),
     }
 
 
@@ -243,6 +289,11 @@ def load_report(path: Path | str) -> JSON:
     except FileNotFoundError:
         raise ReportError(
             f"{path}: no such report; write one with pytest --llm-report={path}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ReportError(
+            f"{path}: not a report (byte {exc.start} is not UTF-8 text); give the JSON file "
+            "written by pytest --llm-report, not the HTML or another file"
         ) from None
     except OSError as exc:
         raise ReportError(f"{path}: cannot read the report: {exc.strerror or exc}") from None

@@ -403,6 +403,7 @@ class RunPage:
     served_changes: list[ServedChange] = field(default_factory=list)
     served_notes: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
     categories: BarChart | None = None
     difficulties: BarChart | None = None
     cutoff: BarChart | None = None
@@ -445,7 +446,8 @@ def run_view(doc: Mapping[str, Any]) -> RunPage:
         for c in metrics.get("served_changes") or []
     ]
     page.served_notes = [str(n) for n in doc.get("served_changes") or []]
-    page.notices = [str(n) for n in doc.get("notices") or []]
+    page.alarms = [str(n) for n in doc.get("alarms") or []]
+    page.notices = [str(n) for n in doc.get("notices") or [] if n not in page.alarms]
     page.categories = _chart(
         metrics.get("categories") or {},
         tags,
@@ -559,10 +561,11 @@ def _run_cards(doc: JSON, overall: JSON) -> list[Card]:
             f"{passed} of {passed + failed + errors} decided",
             "neutral" if not tests else ("bad" if failed or errors else "good"),
         ),
+        *_correctness_card(overall),
         Card(
             "Drifted",
             f"{drifted} of {comparisons}",
-            f"snapshot comparisons changed ({pct(overall.get('drift_rate'))})"
+            f"snapshot comparisons changed ({pct(overall.get('drift_rate'))})" + _now_right(overall)
             if comparisons
             else "no snapshot comparisons",
             "warn" if drifted else ("good" if comparisons else "neutral"),
@@ -575,11 +578,39 @@ def _run_cards(doc: JSON, overall: JSON) -> list[Card]:
         ),
         Card(
             "Tokens",
-            _count(used),
-            f"in {_count(tokens.get('input'))} · out {_count(tokens.get('output'))}; "
-            f"{_count(reused)} from the cache",
+            _count(used + reused),
+            f"{_count(used)} live (in {_count(tokens.get('input'))} · out "
+            f"{_count(tokens.get('output'))}) · {_count(reused)} from the cache",
         ),
     ]
+
+
+def _correctness_card(overall: JSON) -> list[Card]:
+    """The tests that check the answer, apart from snapshot drift."""
+    tests = int(overall.get("correctness_tests") or 0)
+    if not tests:
+        return []
+    passed = int(overall.get("correctness_passed") or 0)
+    return [
+        Card(
+            "Correctness",
+            pct(overall.get("correctness_pass_rate")),
+            f"{passed} of {tests} tests that check the answer passed",
+            "good" if passed == tests else "bad",
+        )
+    ]
+
+
+def _now_right(overall: JSON) -> str:
+    """Of the changed answers, how many are now right or wrong (drift is not regression)."""
+    changed = int(overall.get("changed_answers") or 0)
+    if not changed:
+        return ""
+    return (
+        f"; of {changed} changed answers, {overall.get('changed_now_right', 0)} now right, "
+        f"{overall.get('changed_now_wrong', 0)} now wrong, "
+        f"{overall.get('changed_unchecked', 0)} unchecked"
+    )
 
 
 def _category_order(names: Iterable[str]) -> list[str]:
@@ -810,7 +841,7 @@ def _tally(counts: JSON) -> str:
 
 def _run_sections(page: RunPage) -> list[Section]:
     sections = []
-    if page.served_changes or page.served_notes or page.notices:
+    if page.served_changes or page.served_notes or page.notices or page.alarms:
         count = len(page.served_changes) + len(page.served_notes)
         sections.append(Section("served", "Served models", str(count) if count else ""))
     if page.categories:
@@ -857,6 +888,7 @@ class Change:
     message: Message | None
     base_message: Message | None
     open: bool
+    kind: str = ""  # "correctness" or "changed answer" (a snapshot test)
 
 
 @dataclass(frozen=True)
@@ -900,6 +932,7 @@ class ComparePage:
     forced: bool
     seesaw: bool
     mismatches: list[Mismatch]
+    asked_differently: list[str]
     categories: list[CategoryRow]
     regressions: list[Change]
     improvements: list[Change]
@@ -969,6 +1002,7 @@ def compare_view(result: Mapping[str, Any]) -> ComparePage:
             if significant
             else "neutral",
         ),
+        *_split_cards(result, alpha),
         Card(
             "Tests compared",
             str(tests.get("compared", 0)),
@@ -990,6 +1024,7 @@ def compare_view(result: Mapping[str, Any]) -> ComparePage:
         forced=bool(result.get("forced")),
         seesaw=bool(result.get("seesaw")),
         mismatches=[_mismatch(m) for m in result.get("mismatches") or []],
+        asked_differently=[str(t) for t in tests.get("asked_differently") or []],
         categories=categories,
         regressions=[_change(c, i, base_model, current_model) for i, c in enumerate(regressions)],
         improvements=[
@@ -1018,6 +1053,41 @@ def compare_view(result: Mapping[str, Any]) -> ComparePage:
     )
     page.sections = _compare_sections(page)
     return page
+
+
+def _split_cards(result: JSON, alpha: float) -> list[Card]:
+    """Correctness regressions (tests that check the answer) and changed answers
+    (snapshot drift, right or wrong), each with its own numbers."""
+    cards = []
+    correctness: JSON = result.get("correctness") or {}
+    if correctness.get("tests"):
+        down, up = correctness.get("regressions") or [], correctness.get("improvements") or []
+        p = float(correctness.get("mcnemar_p", 1.0))
+        cards.append(
+            Card(
+                "Correctness regressions",
+                str(len(down)),
+                f"of {correctness['tests']} tests that check the answer; "
+                f"{len(up)} fixed; pass rate {pct(correctness.get('base_pass_rate'))} → "
+                f"{pct(correctness.get('current_pass_rate'))}; McNemar p = {p_value(p)}",
+                ("bad" if len(down) > len(up) else "good") if p < alpha else "neutral",
+            )
+        )
+    moved: JSON = result.get("changed_answers") or {}
+    if moved.get("tests"):
+        changed = moved.get("changed") or []
+        cards.append(
+            Card(
+                "Changed answers",
+                str(len(changed)),
+                f"of {moved['tests']} snapshot tests (drift, right or wrong): "
+                f"{len(moved.get('right_to_wrong') or [])} right → wrong, "
+                f"{len(moved.get('wrong_to_right') or [])} wrong → right, "
+                f"{len(moved.get('unchecked') or [])} without a correctness check",
+                "warn" if changed else "good",
+            )
+        )
+    return cards
 
 
 def _tone(delta: float | None) -> str:
@@ -1061,6 +1131,7 @@ def _change(c: JSON, index: int, base_model: str, current_model: str) -> Change:
         message=_message(c.get("message")),
         base_message=_message(c.get("base_message")),
         open=index < OPEN_FIRST,
+        kind=str(c.get("kind") or ""),
     )
 
 
@@ -1129,8 +1200,10 @@ def _served_side(label: str, side: JSON) -> ServedSide:
 
 def _compare_sections(page: ComparePage) -> list[Section]:
     sections = []
-    if page.mismatches:
+    if page.forced:
         sections.append(Section("mismatches", "Mismatches", str(len(page.mismatches))))
+    elif page.mismatches:
+        sections.append(Section("mismatches", "Changed tests", str(len(page.asked_differently))))
     if page.categories:
         sections.append(Section("categories", "Categories"))
     sections.append(Section("regressions", "Regressions", str(len(page.regressions))))

@@ -41,19 +41,65 @@ def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"x{value:.2f}"
 
 
+def _significance(p: float, alpha: float) -> str:
+    return ("significant" if p < alpha else "not significant") + f" at {alpha:g}"
+
+
 def headline(result: Mapping[str, Any]) -> str:
-    rates = result["pass_rate"]
-    regressions, improvements = len(result["regressions"]), len(result["improvements"])
-    significant = result["mcnemar_p"] < result["significance"]
-    verdict = (
-        "significant" if significant else "not significant"
-    ) + f" at {result['significance']:g}"
-    return (
-        f"{result['base']['model']} -> {result['current']['model']}: pass rate "
+    """One line: the correctness regressions and the changed answers, apart."""
+    title = f"{result['base']['model']} -> {result['current']['model']}"
+    correctness, moved = result.get("correctness"), result.get("changed_answers")
+    if correctness is None or moved is None:  # a result from before the split
+        return f"{title}: {len(result['regressions'])} regression(s)"
+    parts = []
+    if correctness["tests"]:
+        parts.append(
+            f"{len(correctness['regressions'])} correctness regression(s), "
+            f"{len(correctness['improvements'])} improvement(s)"
+        )
+    if moved["tests"]:
+        parts.append(f"{len(moved['changed'])} changed answer(s)")
+    return f"{title}: " + ("; ".join(parts) or "nothing compared")
+
+
+def summary_lines(result: Mapping[str, Any]) -> list[str]:
+    """Correctness (tests that check the answer) and changed answers (snapshot
+    tests: drift from a baseline, right or wrong) with their own statistics, then
+    every compared test together."""
+    alpha = result["significance"]
+    lines = []
+    correctness, moved = result.get("correctness"), result.get("changed_answers")
+    if correctness and correctness["tests"]:
+        p = correctness["mcnemar_p"]
+        lines.append(
+            f"correctness ({correctness['tests']} test(s) that check the answer): pass rate "
+            f"{pct(correctness['base_pass_rate'])} -> {pct(correctness['current_pass_rate'])} "
+            f"({signed_pts(correctness['delta'])}); {len(correctness['regressions'])} "
+            f"regression(s), {len(correctness['improvements'])} improvement(s); McNemar p = "
+            f"{p_value(p)} ({_significance(p, alpha)})"
+        )
+    if moved and moved["tests"]:
+        checked = len(moved["right_to_wrong"]) + len(moved["wrong_to_right"])
+        line = (
+            f"changed answers ({moved['tests']} snapshot test(s), drift from the baseline): "
+            f"{len(moved['changed'])} changed, {len(moved['restored'])} back to the baseline; "
+            f"of the changed, {len(moved['right_to_wrong'])} right -> wrong, "
+            f"{len(moved['wrong_to_right'])} wrong -> right, "
+            f"{len(moved['still_right']) + len(moved['still_wrong'])} no change in correctness, "
+            f"{len(moved['unchecked'])} without a correctness check"
+        )
+        if checked:
+            p = moved["checked_mcnemar_p"]
+            line += f" (right/wrong McNemar p = {p_value(p)}, {_significance(p, alpha)})"
+        lines.append(line)
+    rates, p = result["pass_rate"], result["mcnemar_p"]
+    lines.append(
+        f"all compared tests (a changed answer counts as a failure): pass rate "
         f"{pct(rates['base'])} -> {pct(rates['current'])} ({signed_pts(rates['delta'])}); "
-        f"{regressions} regression(s), {improvements} improvement(s); McNemar p = "
-        f"{p_value(result['mcnemar_p'])} ({verdict})"
+        f"{len(result['regressions'])} regression(s), {len(result['improvements'])} "
+        f"improvement(s); McNemar p = {p_value(p)} ({_significance(p, alpha)})"
     )
+    return lines
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -124,9 +170,41 @@ def _other_lines(result: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _shown(value: Any) -> str:
+    """A mismatch's side: the one prompt (or setting) as text, several as a list."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return _excerpt(value if isinstance(value, str) else repr(value))
+
+
+def _set_aside(result: Mapping[str, Any]) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """The tests left out because they asked differently: a title, and per
+    difference (test, what, base, current)."""
+    tests = result["tests"].get("asked_differently") or []
+    if not tests or result.get("forced"):
+        return "", []
+    title = (
+        f"changed tests, not compared ({len(tests)}): they asked differently in the two runs, "
+        "so their outcomes say nothing about the model (--strict refuses, --force compares them)"
+    )
+    rows = [
+        (str(m["test"]), str(m["what"]), _shown(m["base"]), _shown(m["current"]))
+        for m in result["mismatches"]
+    ]
+    return title, rows
+
+
+def _kinds(changes: Sequence[Mapping[str, Any]]) -> str:
+    """Say how many of ``changes`` are correctness tests and changed answers."""
+    moved = sum(1 for c in changes if c.get("kind") == "changed answer")
+    if not moved:
+        return ""
+    return f": {len(changes) - moved} correctness, {moved} changed answer(s)"
+
+
 def render_text(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str:
     """The table ``llmdrift compare`` prints."""
-    out = [headline(result)]
+    out = [headline(result), *(f"  {line}" for line in summary_lines(result))]
     if result["seesaw"]:
         out.append("SEESAW: some categories improved while others regressed, beyond noise")
     if result["forced"]:
@@ -134,14 +212,24 @@ def render_text(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str:
             f"WARNING: compared with --force although {len(result['mismatches'])} test(s) "
             "asked differently (see the mismatches)"
         )
+    title, changed = _set_aside(result)
+    if title:
+        out += ["", title]
+        for test, what, before, now in changed[:rows]:
+            out += [f"  {test}: {what} changed", f"    base:    {before}", f"    current: {now}"]
+        if len(changed) > rows:
+            out.append(f"  ... and {len(changed) - rows} more (--json has them all)")
     out += ["", *_table(CATEGORY_HEADER, _category_rows(result)), ""]
     for key, label in (("regressions", "REGRESSION"), ("improvements", "improvement")):
         changes = result[key]
         if not changes:
             continue
-        out.append(f"{key} ({len(changes)}):")
+        out.append(f"{key} ({len(changes)}{_kinds(changes)}):")
         for change in changes[:rows]:
-            out.append(f"  {label} {change['test']}")
+            shown = label
+            if change.get("kind") == "changed answer":
+                shown = "CHANGED" if key == "regressions" else "back to baseline"
+            out.append(f"  {shown} {change['test']}")
             out.append(f"    base:    {_excerpt(change['base_text'])}")
             out.append(f"    current: {_excerpt(change['current_text'])}")
             if change.get("message"):
@@ -170,6 +258,7 @@ def render_markdown(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str
     regressions = result["regressions"]
     icon = ":red_circle:" if regressions else ":white_check_mark:"
     out = [f"### {icon} LLM drift: {_md_cell(headline(result))}", ""]
+    out += [f"- {_md_cell(line)}" for line in summary_lines(result)] + [""]
     if result["seesaw"]:
         out += ["> **Seesaw:** some categories improved while others regressed, beyond noise.", ""]
     if result["forced"]:
@@ -178,6 +267,18 @@ def render_markdown(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str
             "test(s) asked differently.",
             "",
         ]
+    title, changed = _set_aside(result)
+    if title:
+        out += ["<details open>", f"<summary>{_md_cell(title)}</summary>", ""]
+        out += ["| test | what | base | current |", "|---|---|---|---|"]
+        for test, what, before, now in changed[:rows]:
+            out.append(
+                f"| <code>{_md_cell(test)}</code> | {_md_cell(what)} "
+                f"| {_md_cell(before)} | {_md_cell(now)} |"
+            )
+        if len(changed) > rows:
+            out.append(f"| … and {len(changed) - rows} more | | | |")
+        out += ["", "</details>", ""]
     out.append("| " + " | ".join(h or "change" for h in CATEGORY_HEADER) + " |")
     out.append("|" + "---|" * len(CATEGORY_HEADER))
     for row in _category_rows(result):
@@ -188,18 +289,19 @@ def render_markdown(result: Mapping[str, Any], *, rows: int = ROWS_SHOWN) -> str
         if not changes:
             continue
         out.append(f"<details{' open' if key == 'regressions' else ''}>")
-        out.append(f"<summary>{len(changes)} {key}</summary>")
+        out.append(f"<summary>{len(changes)} {key}{_md_cell(_kinds(changes))}</summary>")
         out.append("")
-        out.append("| test | base | current |")
-        out.append("|---|---|---|")
+        out.append("| test | kind | base | current |")
+        out.append("|---|---|---|---|")
         for change in changes[:rows]:
             out.append(
                 f"| <code>{_md_cell(change['test'])}</code> "
+                f"| {_md_cell(change.get('kind') or '')} "
                 f"| {_md_cell(_excerpt(change['base_text'], 80))} "
                 f"| {_md_cell(_excerpt(change['current_text'], 80))} |"
             )
         if len(changes) > rows:
-            out.append(f"| … and {len(changes) - rows} more | | |")
+            out.append(f"| … and {len(changes) - rows} more | | | |")
         out += ["", "</details>", ""]
     out += [f"- {_md_cell(line)}" for line in _other_lines(result)]
     return "\n".join(out) + "\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +74,27 @@ def behaviour(request: RecordedRequest) -> ScriptedReply:
     return ScriptedReply(text, fingerprint=f"fp_{request.model}")
 
 
+@pytest.fixture(scope="session")
+def recorded_baselines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the first test of a session keeps model-a's baselines for the others."""
+    return tmp_path_factory.mktemp("report-baselines") / "__snapshots__"
+
+
 @pytest.fixture
-def suite(pytester: pytest.Pytester, server: ModelServer) -> pytest.Pytester:
+def suite(
+    pytester: pytest.Pytester, server: ModelServer, recorded_baselines: Path
+) -> pytest.Pytester:
     server.set_reply(behaviour)
     pytester.makepyfile(test_suite=SUITE)
-    # The baselines come from model-a.
-    pytester.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(
-        passed=15, failed=7
-    )
+    # The baselines come from model-a: recorded once per session (they hold no
+    # address, so they fit every test's server), then copied in.
+    if recorded_baselines.is_dir():
+        shutil.copytree(recorded_baselines, pytester.path / "__snapshots__")
+    else:
+        pytester.runpytest("--llm-model=openai:model-a", "--snapshot-update").assert_outcomes(
+            passed=15, failed=7
+        )
+        shutil.copytree(pytester.path / "__snapshots__", recorded_baselines)
     return pytester
 
 
@@ -98,9 +112,12 @@ def test_report_and_compare_match_the_numbers_worked_out_by_hand(
 ) -> None:
     base = run(suite, "model-a", "a.json", "--llm-cutoff=2023-06-01", *xdist_args)
     base.assert_outcomes(passed=15, failed=7)  # facts 1-7 fail on model-a
-    current = run(suite, "model-b", "b.json", "--llm-cutoff=2023-06-01", *xdist_args)
+    current = run(
+        suite, "model-b", "b.json", "--llm-cutoff=2023-06-01", "--llm-html=out/b.html", *xdist_args
+    )
     current.assert_outcomes(passed=1 + 8 + 2, failed=9 + 2)
     current.stdout.fnmatch_lines(["report: *b.json"])
+    assert_html_report_and_summary_lines(current, "b.json", suite.path / "out" / "b.html")
 
     report = load(suite.path / "b.json")
     assert report["schema"] == "llmdrift-report/1"
@@ -209,7 +226,7 @@ def test_compare_refuses_runs_that_asked_differently(
     run(suite, "model-b", "b.json")
     capsys.readouterr()
     args = ["compare", str(suite.path / "a.json"), str(suite.path / "b.json")]
-    assert llmdrift([*args, "--json", str(suite.path / "refused.json")]) == 2
+    assert llmdrift([*args, "--strict", "--json", str(suite.path / "refused.json")]) == 2
     err = capsys.readouterr().err
     assert "cannot compare" in err
     assert "test_suite.py::test_math[0]: sampling settings differ" in err
@@ -229,7 +246,8 @@ def test_compare_refuses_a_changed_prompt_and_names_it(
     )
     run(suite, "model-b", "b.json")
     capsys.readouterr()
-    assert llmdrift(["compare", str(suite.path / "a.json"), str(suite.path / "b.json")]) == 2
+    args = ["compare", str(suite.path / "a.json"), str(suite.path / "b.json"), "--strict"]
+    assert llmdrift(args) == 2
     err = capsys.readouterr().err
     assert "8 test(s) did not ask the same thing" in err
     assert "test_suite.py::test_facts[0]: prompt differs: ['facts question 0'] vs" in err
@@ -333,26 +351,29 @@ def test_bad_cutoff_is_a_usage_error(suite: pytest.Pytester) -> None:
     result.stderr.fnmatch_lines(["*expected a date as YYYY-MM-DD*"])
 
 
-def test_html_report_and_summary_lines(suite: pytest.Pytester, xdist_args: list[str]) -> None:
-    result = suite.runpytest(
-        "--llm-model=openai:model-b",
-        "--llm-html=out/report.html",
-        "--llm-report=r.json",
-        *xdist_args,
-    )
+def assert_html_report_and_summary_lines(result: pytest.RunResult, report: str, path: Path) -> None:
+    """What a model-b run with --llm-report=REPORT --llm-html=PATH prints and writes."""
     result.stdout.fnmatch_lines(
         [
             "*snapshots: 2 of 4 comparison(s) drifted*",
             "*DRIFT test_suite.py::test_story[1-openai:model-b]*answer changed*",
-            "report: *r.json",
-            "report: *out*report.html",
+            f"report: *{report}",
+            f"report: *{path.parent.name}*{path.name}",
         ]
     )
-    page = (suite.path / "out" / "report.html").read_text()
+    page = path.read_text()
     assert page.startswith("<!DOCTYPE html>") or page.lstrip().lower().startswith("<!doctype html>")
     assert "<svg" in page
     assert "test_story[1-openai:model-b]" in page
     assert re.search(r">\s*50(\.0)?%\s*<", page)  # the pass rate: 11 of 22
+
+
+def test_html_report_and_summary_lines(suite: pytest.Pytester) -> None:
+    # Under xdist, the same checks run in test_report_and_compare_match_..._by_hand[xdist].
+    result = suite.runpytest(
+        "--llm-model=openai:model-b", "--llm-html=out/report.html", "--llm-report=r.json"
+    )
+    assert_html_report_and_summary_lines(result, "r.json", suite.path / "out" / "report.html")
 
 
 def test_a_report_that_cannot_be_written_is_said_loudly(suite: pytest.Pytester) -> None:

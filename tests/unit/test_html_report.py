@@ -95,8 +95,22 @@ def test_run_headline(run_html: str) -> None:
     calls = doc["calls"]
     assert f"{calls['live']} live · {calls['cached']} cached" in text
     tokens = doc["tokens"]
-    assert f"Tokens {tokens['input'] + tokens['output']:,}" in text
+    every = sum(tokens[k] for k in ("input", "output", "cached_input", "cached_output"))
+    assert f"Tokens {every:,}" in text
     assert f"{overall['failed']} FAILED" in text
+
+
+def test_tokens_and_correctness_cards_on_a_fully_cached_run() -> None:
+    doc = run_doc()
+    doc["tokens"] = {"input": 0, "output": 0, "cached_input": 1200, "cached_output": 34}
+    text = Page(render_run(doc)).text
+    assert "Tokens 1,234 0 live (in 0 · out 0) · 1,234 from the cache" in text
+    overall = doc["metrics"]["overall"]
+    assert overall["correctness_tests"] > 0
+    assert (
+        f"Correctness {pct(overall['correctness_pass_rate'])} {overall['correctness_passed']} "
+        f"of {overall['correctness_tests']} tests that check the answer passed"
+    ) in text
 
 
 def test_run_category_bars_one_per_model(run_html: str) -> None:
@@ -211,6 +225,20 @@ def test_run_with_one_model_has_no_model_column() -> None:
     html = render_run(doc)
     assert "<th>Model</th>" not in html[html.index('id="categories"') : html.index('id="drifted"')]
     assert "Before and after the training cutoff" not in html
+
+
+def test_cache_alarms_come_first_in_red_and_are_not_repeated_as_notices() -> None:
+    doc = run_doc()
+    alarm = "cache: 1 tampered row(s) named a file outside the cache directory <x>"
+    doc["notices"] = [alarm, "cache: an ordinary notice"]
+    doc["alarms"] = [alarm]
+    html = render_run(doc)
+    alarms = html.index("<h2>Alarms")
+    assert html.rindex('<section class="alert bad" id="served">', 0, alarms) >= 0
+    assert alarms < html.index("Served-model changes") < html.index("<h2>Notices")
+    assert html.count("tampered row(s)") == 1
+    assert "directory &lt;x&gt;" in html  # escaped
+    assert "an ordinary notice" in html
 
 
 def test_empty_runs_render() -> None:

@@ -294,7 +294,7 @@ def test_compare_lists_every_kind_of_mismatch() -> None:
         [item("a", prompt="q2"), item("b", params={"temperature": 1}), item("c", comparison=other)]
     )
     with pytest.raises(CompareError, match="3 test\\(s\\) did not ask the same thing") as info:
-        compare(base, current)
+        compare(base, current, strict=True)
     assert {(m["test"], m["what"]) for m in info.value.mismatches} == {
         ("a", "prompt"),
         ("b", "sampling settings"),
@@ -368,7 +368,7 @@ def test_a_run_that_stopped_early_asked_the_same_things() -> None:
     assert compare(base, current)["mismatches"] == []
     current["items"][0]["replies"].append({**second, "prompt": "q3", "request_hash": "h:q3"})
     with pytest.raises(CompareError) as info:
-        compare(base, current)
+        compare(base, current, strict=True)
     [mismatch] = info.value.mismatches
     assert (mismatch["base"], mismatch["current"]) == (["q", "q2"], ["q", "q3"])
 
@@ -394,7 +394,7 @@ def test_repeated_on_one_side_only_is_a_mismatch() -> None:
     base, current = doc([item("a")]), doc([item("a")])
     base["items"][0]["repeat"] = {"n": 5, "min_pass_rate": 0.8}
     with pytest.raises(CompareError) as info:
-        compare(base, current)
+        compare(base, current, strict=True)
     assert info.value.mismatches[0]["what"] == "llm_repeat settings"
 
 

@@ -1258,3 +1258,54 @@ def test_the_examples_in_the_scorers_docs_run_as_shown() -> None:
             ran += runner.run(example, clear_globs=False).attempted
     assert ran > 50
     assert runner.summarize(verbose=False).failed == 0
+
+
+# -- parse_json_reply stays linear on degenerate replies (issue 10, item 7) ------------
+class _CountingDecoder(json.JSONDecoder):
+    """The seam parse_json_reply decodes through: counts its tries."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts = 0
+
+    def raw_decode(self, s: str, idx: int = 0) -> tuple[object, int]:
+        self.attempts += 1
+        return super().raw_decode(s, idx)
+
+
+MEGA = 1_600_000
+DEGENERATE = {
+    "brackets": "[" * MEGA,  # a repetition loop
+    "unterminated-string": '["' + "[" * MEGA,  # every "[" after it reads to the end
+    "nested-objects": '{"a": ' * (MEGA // 6),
+    "nested-lists": "[1, " * (MEGA // 4),
+    "many-short-tries": "x{" * (MEGA // 2),
+}
+
+
+@pytest.mark.parametrize("text", list(DEGENERATE.values()), ids=list(DEGENERATE))
+def test_parse_json_reply_gives_up_on_a_degenerate_reply_within_bounded_tries(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    from pytest_llmdrift import scorers
+
+    decoder = _CountingDecoder()
+    monkeypatch.setattr(scorers, "_JSON_DECODER", decoder)
+    with pytest.raises(ValueError, match="no JSON found") as raised:
+        parse_json_reply(text)
+    # was one try per "{"/"[" (up to 1.6 million), each reading to the end of the reply
+    assert decoder.attempts <= scorers._JSON_MAX_ATTEMPTS + 1
+    if text.startswith(("[[", '["', "{", "[1")):  # each try reads far: the budget stops it
+        assert decoder.attempts < 10
+    assert "gave up" in str(raised.value)
+    # the scorers that share it say so plainly
+    score = json_match().score(baseline="{}", current=text)
+    assert score.detail == "no JSON found in the current reply"
+
+
+def test_parse_json_reply_still_finds_json_after_much_prose() -> None:
+    braces = "use {x} or [y], " * 2000  # 4000 failed tries, each short
+    assert parse_json_reply(braces + '{"a": 1}') == {"a": 1}
+    assert parse_json_reply("[" * 300 + ' and then {"a": 1}') == {"a": 1}  # within the floor
+    with pytest.raises(ValueError, match=r"^no JSON found$"):
+        parse_json_reply(braces)

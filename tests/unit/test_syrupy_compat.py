@@ -178,6 +178,7 @@ def test_errors_syrupy_swallowed_are_named_in_the_failure() -> None:
     assert _snapshot_io_error(judge, comparison(update=False)) is judge
     fresh = _fresh(judge)  # what is raised: same type and fields, printable text
     assert (type(fresh), fresh.provider, fresh.model) == (ProviderError, "openai", "judge")
-    assert "\x1b" not in str(fresh) and fresh.__traceback__ is None
+    assert "\x1b" not in str(fresh)
+    assert fresh.__traceback__ is None
     own = SnapshotFormatError("bad file")
     assert _snapshot_io_error(own, comparison(update=True)) is own
