@@ -32,13 +32,96 @@ class Usage:
         return cls(int(data.get("input_tokens", 0)), int(data.get("output_tokens", 0)))
 
 
+# Provider-neutral reasons a reply ended (``Reply.finish``), from each provider's own.
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "refusal", "other")
+_NEUTRAL_FINISH = {
+    # OpenAI chat completions
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    # Anthropic messages
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "refusal",
+    "pause_turn": "other",
+    # OpenAI Responses (status / incomplete_details.reason)
+    "completed": "stop",
+    "max_output_tokens": "length",
+}
+
+
+class NotJSONError(ValueError):
+    """``reply.json()`` on a reply that is not JSON (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call of a tool (function) the model asked for.
+
+    ``arguments`` is the parsed JSON the model sent (usually an object). When what the
+    model sent is not valid JSON, ``arguments`` is None and ``raw_arguments`` keeps the
+    text exactly as sent: nothing is dropped. ``raw_arguments`` is None otherwise.
+    """
+
+    id: str
+    name: str
+    arguments: Any = None
+    raw_arguments: str | None = None
+
+    @classmethod
+    def from_raw(cls, id: str, name: str, raw: str | None) -> ToolCall:
+        """A call from the JSON text a provider sent as its arguments."""
+        if raw is None or raw.strip() == "":
+            return cls(id=id, name=name, arguments={})
+        try:
+            return cls(id=id, name=name, arguments=json.loads(raw))
+        except ValueError:
+            return cls(id=id, name=name, arguments=None, raw_arguments=raw)
+
+    @property
+    def valid(self) -> bool:
+        """Whether the arguments were valid JSON."""
+        return self.raw_arguments is None
+
+    def arguments_text(self) -> str:
+        """The arguments as JSON text (the raw text when they were not valid JSON)."""
+        if self.raw_arguments is not None:
+            return self.raw_arguments
+        return json.dumps(self.arguments, ensure_ascii=False, sort_keys=True)
+
+    def to_json(self) -> JSONDict:
+        data: JSONDict = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        if self.raw_arguments is not None:
+            data["raw_arguments"] = self.raw_arguments
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ToolCall:
+        raw = data.get("raw_arguments")
+        return cls(
+            id=str(data.get("id", "")),
+            name=str(data["name"]),
+            arguments=data.get("arguments"),
+            raw_arguments=None if raw is None else str(raw),
+        )
+
+
 @dataclass(frozen=True)
 class Reply:
-    """One model reply.
+    """One model reply: everything the model said.
 
-    ``model`` is the name the provider says it served (which may differ from the
-    ``requested_model`` when the pinned name is a floating alias), ``fingerprint``
-    the provider's backend fingerprint (OpenAI ``system_fingerprint``) or None.
+    ``text`` is the assistant text (``""`` when it said none), ``tool_calls`` the tools
+    it asked to call, ``finish_reason`` why it stopped as the provider said it (its
+    neutral form is :attr:`finish`), ``refusal`` OpenAI's refusal message when the
+    model refused a structured-output request. ``model`` is the name the provider says
+    it served (which may differ from the ``requested_model`` when the pinned name is a
+    floating alias), ``fingerprint`` the provider's backend fingerprint (OpenAI
+    ``system_fingerprint``) or None. ``latency_s`` is the whole call's time and
+    ``ttft_s`` the time to the first streamed token (None unless streamed).
     ``cached`` tells whether this reply came from the response cache.
     ``str(reply)`` is the reply text.
     """
@@ -52,14 +135,44 @@ class Reply:
     latency_s: float = 0.0
     cached: bool = False
     sample: int = 0
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: str | None = None
+    refusal: str | None = None
+    ttft_s: float | None = None
     # What was asked (set by the llm fixture; not part of equality or the JSON form).
     request: ChatRequest | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.text
 
+    @property
+    def finish(self) -> str | None:
+        """``finish_reason`` in provider-neutral form: one of :data:`FINISH_REASONS`
+        (None when the provider said nothing)."""
+        if self.finish_reason is None:
+            return None
+        return _NEUTRAL_FINISH.get(self.finish_reason, "other")
+
+    @property
+    def empty(self) -> bool:
+        """No text, no tool call and no refusal: the model said nothing."""
+        return not self.text and not self.tool_calls and not self.refusal
+
+    def json(self) -> Any:
+        """The reply text parsed as JSON; :class:`NotJSONError` says why it is not."""
+        if self.refusal and not self.text:
+            raise NotJSONError(f"the model refused instead of answering: {self.refusal!r}")
+        if not self.text.strip():
+            what = "tool calls only" if self.tool_calls else "no text at all"
+            raise NotJSONError(f"the reply is not JSON: it has {what}")
+        try:
+            return json.loads(self.text)
+        except ValueError as exc:
+            excerpt = self.text if len(self.text) <= 80 else self.text[:79] + "…"
+            raise NotJSONError(f"the reply is not JSON ({exc}): {excerpt!r}") from None
+
     def to_json(self) -> JSONDict:
-        return {
+        data: JSONDict = {
             "text": self.text,
             "model": self.model,
             "requested_model": self.requested_model,
@@ -70,6 +183,16 @@ class Reply:
             "cached": self.cached,
             "sample": self.sample,
         }
+        # Written only when present, so a plain-text reply keeps its old JSON form.
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_json() for call in self.tool_calls]
+        if self.finish_reason is not None:
+            data["finish_reason"] = self.finish_reason
+        if self.refusal is not None:
+            data["refusal"] = self.refusal
+        if self.ttft_s is not None:
+            data["ttft_s"] = self.ttft_s
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Reply:
@@ -77,6 +200,10 @@ class Reply:
         if not isinstance(text, str):
             raise TypeError(f"reply text must be a string, got {type(text).__name__}")
         fingerprint = data.get("fingerprint")
+        calls = data.get("tool_calls") or []
+        if not isinstance(calls, list):
+            raise TypeError(f"reply tool_calls must be a list, got {type(calls).__name__}")
+        finish, refusal, ttft = data.get("finish_reason"), data.get("refusal"), data.get("ttft_s")
         return cls(
             text=text,
             model=str(data["model"]),
@@ -87,6 +214,10 @@ class Reply:
             latency_s=float(data.get("latency_s", 0.0)),
             cached=bool(data.get("cached", False)),
             sample=int(data.get("sample", 0)),
+            tool_calls=tuple(ToolCall.from_json(call) for call in calls),
+            finish_reason=None if finish is None else str(finish),
+            refusal=None if refusal is None else str(refusal),
+            ttft_s=None if ttft is None else float(ttft),
         )
 
     def as_cached(self) -> Reply:

@@ -174,3 +174,50 @@ def test_secret_values_follow_the_scrub_rule() -> None:
         "ANTHROPIC_BASE_URL": "https://u:pw-secret@llm.internal",
     }
     assert set(env_secrets(env)) == {"sk-abcdefgh", "hf_abcdefgh", "u:pw-secret", "pw-secret"}
+
+
+# -- whole replies (issue 11): tool calls, finish reasons, JSON ---------------------
+def test_tool_calls_round_trip_and_invalid_arguments_are_kept() -> None:
+    from pytest_llmdrift.reply import ToolCall
+
+    good = ToolCall.from_raw("call_1", "get_weather", '{"city": "Paris", "days": 2}')
+    bad = ToolCall.from_raw("call_2", "search", '{"q": "unterminated')
+    assert good.arguments == {"city": "Paris", "days": 2}
+    assert good.valid
+    assert good.raw_arguments is None
+    assert bad.arguments is None
+    assert not bad.valid
+    assert bad.arguments_text() == '{"q": "unterminated'
+    reply = Reply(
+        text="",
+        model="m",
+        requested_model="m",
+        tool_calls=(good, bad),
+        finish_reason="tool_use",
+        ttft_s=0.25,
+    )
+    again = Reply.from_json(json.loads(json.dumps(reply.to_json())))
+    assert again == reply
+    assert again.finish == "tool_calls"
+    assert not again.empty
+
+
+def test_a_plain_reply_keeps_its_old_json_form() -> None:
+    reply = Reply(text="hi", model="m", requested_model="m")
+    assert set(reply.to_json()) == {
+        "text", "model", "requested_model", "provider", "fingerprint", "usage",
+        "latency_s", "cached", "sample",
+    }  # fmt: skip
+    assert reply.finish is None
+    assert Reply(text="", model="m", requested_model="m").empty
+    assert Reply(text="", model="m", requested_model="m", finish_reason="weird").finish == "other"
+
+
+def test_reply_json_parses_or_says_why_not() -> None:
+    from pytest_llmdrift.reply import NotJSONError
+
+    assert Reply(text='{"a": [1]}', model="m", requested_model="m").json() == {"a": [1]}
+    with pytest.raises(NotJSONError, match=r"not JSON .*'The answer is 4\.'"):
+        Reply(text="The answer is 4.", model="m", requested_model="m").json()
+    with pytest.raises(NotJSONError, match="refused"):
+        Reply(text="", model="m", requested_model="m", refusal="I can't").json()
